@@ -1,0 +1,8 @@
+"""User-facing errors: the CLI prints ``str(err)`` as one line and exits non-zero."""
+
+
+class MgBarrierError(Exception):
+    """A problem with the user's input (file, species, model), not a bug.
+
+    The message should name the file and the problem in one line.
+    """

@@ -1,0 +1,283 @@
+"""Training SymGNN from labelled structures (per-atom ``barrier`` in eV, NaN = unlabelled).
+
+One optimiser step per structure, AMSGrad with linear warm-up and cosine decay, MSE on
+standardised labels masked to labelled atoms, an exponential moving average (EMA) of the
+weights that is what gets validated and saved.  The run directory holds ``state.pt``,
+written atomically after every epoch: running the same command again resumes.  Ctrl-C
+finishes the current step, saves, and exits; the output checkpoint always holds the
+model with the best validation Pearson so far.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from . import __version__
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import MgBarrierError
+from .graph import Graph, build_graph
+from .metrics import pearson
+from .model import SymGNN, SymGNNConfig, count_parameters
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 200
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.02
+    warmup_epochs: int = 5
+    weight_decay: float = 0.0
+    ema_decay: float = 0.995
+    grad_clip: float = 5.0
+    seed: int = 0
+    threads: Optional[int] = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LabelledGraph:
+    name: str
+    graph: Graph
+    labels: torch.Tensor  # (N,) eV, NaN = unlabelled
+
+    @property
+    def n_labelled(self) -> int:
+        return int(torch.isfinite(self.labels).sum())
+
+
+def make_labelled_graph(atoms: Atoms, cfg: SymGNNConfig, name: str) -> LabelledGraph:
+    if "barrier" not in atoms.arrays:
+        raise MgBarrierError(f"{name}: no per-atom 'barrier' labels")
+    y = torch.as_tensor(np.asarray(atoms.arrays["barrier"], dtype=np.float32))
+    lg = LabelledGraph(name, build_graph(atoms, cfg.species, cfg.cutoff, name), y)
+    if lg.n_labelled == 0:
+        raise MgBarrierError(f"{name}: no finite barrier labels")
+    return lg
+
+
+class _Interrupt:
+    """SIGINT/SIGTERM -> a flag checked between steps (second Ctrl-C aborts at once)."""
+
+    def __init__(self):
+        self.flag = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.flag:
+            raise KeyboardInterrupt
+        self.flag = True
+        print("\ninterrupt: finishing this step and saving (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+class TrainingInterrupted(Exception):
+    pass
+
+
+def _lr_factor(epoch_float: float, s: TrainSettings) -> float:
+    if epoch_float < s.warmup_epochs:
+        return max(epoch_float / max(s.warmup_epochs, 1e-9), 0.02)
+    t = (epoch_float - s.warmup_epochs) / max(s.epochs - s.warmup_epochs, 1)
+    t = min(max(t, 0.0), 1.0)
+    return s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def evaluate(net: SymGNN, graphs: Sequence[LabelledGraph], mean: float, std: float) -> dict:
+    """Pearson per graph and pooled (eV predictions vs labels), in eval mode."""
+    was = net.training
+    net.eval()
+    preds, trues, out = [], [], {}
+    with torch.no_grad():
+        for lg in graphs:
+            p = net(lg.graph).double().numpy() * std + mean
+            preds.append(p)
+            trues.append(lg.labels.double().numpy())
+            out[f"pearson/{lg.name}"] = pearson(p, trues[-1])
+    out["pearson"] = pearson(np.concatenate(preds), np.concatenate(trues)) if graphs else float("nan")
+    net.train(was)
+    return out
+
+
+def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], cfg: SymGNNConfig,
+          settings: TrainSettings, output: Path, run_dir: Optional[Path] = None,
+          metadata: Optional[dict] = None, log: Callable[[str], None] = print) -> dict:
+    """Train, validate every epoch, keep the best (EMA) model in ``output``; resumable via ``run_dir``.
+
+    Returns the final summary dict (best epoch, validation metrics, wall time).
+    """
+    if not train_set:
+        raise MgBarrierError("no training structures")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    output = Path(output)
+    run_dir = Path(run_dir) if run_dir else output.with_suffix(".run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state_path = run_dir / "state.pt"
+
+    labels = torch.cat([lg.labels[torch.isfinite(lg.labels)] for lg in train_set]).double()
+    mean, std = float(labels.mean()), float(labels.std())
+    if not std > 0:
+        raise MgBarrierError("training labels have zero variance")
+
+    torch.manual_seed(settings.seed)
+    net = SymGNN(cfg)
+    net._generator = torch.Generator().manual_seed(settings.seed + 1)
+    ema = copy.deepcopy(net)
+    ema._generator = None
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam(net.parameters(), lr=settings.lr, amsgrad=True, weight_decay=settings.weight_decay)
+    rng = np.random.default_rng(settings.seed)
+    start_epoch, best, history, wall_before = 0, {"pearson": -float("inf"), "epoch": -1}, [], 0.0
+    best_state = None
+
+    if state_path.exists():
+        st = _load_state(state_path)
+        if st["config"] != cfg.to_dict():
+            raise MgBarrierError(f"{state_path}: run directory holds a different model configuration; "
+                                 "use another --run-dir or delete it")
+        net.load_state_dict(st["net"])
+        ema.load_state_dict(st["ema"])
+        opt.load_state_dict(st["opt"])
+        net._generator.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = _restore_bitgen(st["np_rng"])
+        start_epoch, best, history, wall_before = st["epoch"], st["best"], st["history"], st["wall"]
+        best_state = st.get("best_state")
+        mean, std = st["mean"], st["std"]
+        log(f"resuming from {state_path} at epoch {start_epoch}/{settings.epochs}")
+
+    meta = dict(metadata or {})
+    log(f"training SymGNN ({count_parameters(net)} parameters) on {len(train_set)} structures "
+        f"({sum(lg.n_labelled for lg in train_set)} labelled atoms), validating on "
+        f"{', '.join(lg.name for lg in val_set) or 'nothing'}; {torch.get_num_threads()} threads")
+    t_start = time.time()
+    steps_per_epoch = len(train_set)
+    net.train()
+    with _Interrupt() as stop:
+        for epoch in range(start_epoch, settings.epochs):
+            t0 = time.time()
+            losses = []
+            for s, gi in enumerate(rng.permutation(len(train_set))):
+                lg = train_set[gi]
+                for grp in opt.param_groups:
+                    grp["lr"] = settings.lr * _lr_factor(epoch + s / steps_per_epoch, settings)
+                mask = torch.isfinite(lg.labels)
+                target = (lg.labels - mean) / std
+                out = net(lg.graph)
+                loss = ((out[mask] - target[mask]) ** 2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if settings.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
+                opt.step()
+                _ema_update(ema, net, settings.ema_decay, epoch * steps_per_epoch + s)
+                losses.append(float(loss.detach()))
+                if stop.flag:
+                    break
+            if stop.flag:
+                log(f"stopped during epoch {epoch + 1}; state kept at epoch {epoch} in {state_path}")
+                raise TrainingInterrupted(str(state_path))
+            metrics = evaluate(ema, val_set, mean, std) if val_set else {"pearson": float("nan")}
+            dt = time.time() - t0
+            rec = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_pearson": metrics["pearson"],
+                   "seconds": dt, "lr": opt.param_groups[0]["lr"]}
+            history.append(rec)
+            improved = val_set and metrics["pearson"] > best["pearson"]
+            if improved or not val_set:
+                best = {"pearson": metrics["pearson"], "epoch": epoch + 1, **metrics}
+                best_state = {k: v.clone() for k, v in ema.state_dict().items()}
+            log(f"epoch {epoch + 1:4d}/{settings.epochs}  loss {rec['loss']:.4f}  val pearson "
+                f"{metrics['pearson']:.4f}  best {best['pearson']:.4f}@{best['epoch']}  "
+                f"lr {rec['lr']:.2e}  {dt:.1f} s")
+            wall = wall_before + (time.time() - t_start)
+            _save_state(state_path, net, ema, opt, cfg, epoch + 1, best, history, wall, mean, std, best_state, rng)
+            if improved or epoch + 1 == settings.epochs or not val_set:
+                _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
+    wall = wall_before + (time.time() - t_start)
+    _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
+    return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
+
+
+def _ema_update(ema: SymGNN, net: SymGNN, decay: float, step: int) -> None:
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for pe, pn in zip(ema.parameters(), net.parameters()):
+            pe.mul_(d).add_(pn.detach(), alpha=1 - d)
+        for be, bn in zip(ema.buffers(), net.buffers()):
+            be.copy_(bn)
+
+
+def _bitgen_to_tensorable(state: dict) -> dict:
+    s = copy.deepcopy(state)
+    s["state"]["state"] = str(s["state"]["state"])
+    s["state"]["inc"] = str(s["state"]["inc"])
+    return s
+
+
+def _restore_bitgen(state: dict) -> dict:
+    s = copy.deepcopy(state)
+    s["state"]["state"] = int(s["state"]["state"])
+    s["state"]["inc"] = int(s["state"]["inc"])
+    return s
+
+
+def _save_state(path, net, ema, opt, cfg, epoch, best, history, wall, mean, std, best_state, rng):
+    from .structures import atomic_write
+
+    payload = {"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+               "gen": net._generator.get_state(), "torch_rng": torch.get_rng_state(),
+               "np_rng": _bitgen_to_tensorable(rng.bit_generator.state), "config": cfg.to_dict(),
+               "epoch": epoch, "best": best, "history": history, "wall": wall, "mean": mean, "std": std,
+               "best_state": best_state}
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _load_state(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged state file: say so, do not guess
+        raise MgBarrierError(f"{path}: cannot resume from this training state ({type(exc).__name__}); "
+                             "delete it to start over") from None
+
+
+def _write_model(output, cfg, state, mean, std, meta, best, history, settings, wall):
+    if state is None:
+        return
+    md = copy.deepcopy(meta)
+    md.setdefault("mgbarrier_version", __version__)
+    md["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tr = md.setdefault("training", {})
+    tr.update({"epochs": len(history), "best_epoch": best.get("epoch"), "wall_time_s": round(wall, 1),
+               "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+               "settings": {k: v for k, v in settings.__dict__.items() if k != "extra"},
+               "history": history})
+    md.setdefault("metrics", {}).update({f"val_{k}": float(v) for k, v in best.items()
+                                         if k.startswith("pearson")})
+    save_checkpoint(output, {"kind": "symgnn", "config": cfg.to_dict(), "label_mean": mean, "label_std": std,
+                             "state_dict": state, "metadata": md})
