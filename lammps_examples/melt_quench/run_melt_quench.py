@@ -88,8 +88,9 @@ def run_lammps(args, outdir: Path):
         lmp.file(str(INPUT))
     finally:
         signal.signal(signal.SIGINT, old)
-    for ext in ("data", "dump"):
-        os.replace(f"{tmp_prefix}.{ext}", outdir / f"{args.prefix}.{ext}")
+    if int(lmp.extract_setting("world_rank")) == 0:   # under mpirun only rank 0 writes files
+        for ext in ("data", "dump"):
+            os.replace(f"{tmp_prefix}.{ext}", outdir / f"{args.prefix}.{ext}")
     return lmp
 
 
@@ -105,23 +106,27 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         lmp = run_lammps(args, outdir)
         t_md = time.perf_counter() - t0
-        print(f"melt-quench: {args.natoms} atoms, rate {args.rate:g} K/s, melt {args.melt_ps:g} ps: "
+        rank0 = int(lmp.extract_setting("world_rank")) == 0
+        if rank0:
+            print(f"melt-quench: {args.natoms} atoms, rate {args.rate:g} K/s, melt {args.melt_ps:g} ps: "
               f"{t_md:.1f} s; wrote {outdir / (args.prefix + '.data')}, {outdir / (args.prefix + '.dump')}")
         if model is None:
             lmp.close()
             return 0
         from mgbarrier.lammps import atoms_from_lammps, set_per_atom_property
-        from mgbarrier.structures import atomic_write
-
         t0 = time.perf_counter()
         atoms = atoms_from_lammps(lmp)              # species from the masses (1 = Cu, 2 = Zr)
         barriers = model.predict(atoms)             # (N,) eV, ordered like atoms.arrays['id']
+        # under mpirun every rank predicts (no broadcast without mpi4py) and fills its own atoms
         set_per_atom_property(lmp, "barrier", atoms.arrays["id"], barriers)
         out = outdir / f"{args.prefix}.barrier.dump"
-        atomic_write(out, lambda tmp: lmp.command(
-            f"write_dump all custom {tmp} id type element x y z d_barrier "
-            "modify element Cu Zr sort id format float %.10g"))
+        tmp = outdir / f".{out.name}.tmp-{os.getpid()}"
+        lmp.command(f"write_dump all custom {tmp} id type element x y z d_barrier "
+                    "modify element Cu Zr sort id format float %.10g")
         lmp.close()
+        if not rank0:
+            return 0
+        os.replace(tmp, out)                        # never a half-written dump under the final name
         print(f"predicted barriers in {time.perf_counter() - t0:.1f} s; wrote {out}")
         symbols = np.array(atoms.get_chemical_symbols())
         for sym in sorted(set(symbols.tolist())):
