@@ -3,7 +3,8 @@
 The model is loaded once; frames are read, predicted and written one at a time, so
 memory does not grow with the number of frames.  Output formats:
 
-* ``extxyz`` (``.xyz``, ``.extxyz``, optionally ``.gz``): per-atom array ``barrier``.
+* ``extxyz`` (``.xyz``, ``.extxyz``, optionally ``.gz``): per-atom array ``barrier``
+  (ASE's extxyz writer prints floats as ``%16.8f``: 1e-8 eV / 1e-8 Å resolution).
 * ``lammps-dump`` (``.lammpstrj``, ``.dump``, ``dump.*``, optionally ``.gz``): every
   original column, ids, atom order and box lines of an input dump, plus ``d_barrier``
   (see :mod:`mgbarrier.lammps_dump`).
