@@ -144,6 +144,14 @@ def test_in_situ_barriers_match_predict_on_each_frame(tmp_path, tiny_model_path)
         if previous is not None:   # a lagging dump would repeat the previous block's values
             assert np.max(np.abs(cols["d_barrier"] - previous)) > 1e-5
         previous = cols["d_barrier"]
+    # `mgbarrier predict` on the written dump (species from its element column) agrees frame by frame
+    re_out = tmp_path / "repredicted.extxyz"
+    _run(["-m", "mgbarrier", "predict", dump, "-o", re_out, "--model", tiny_model_path, "-q"], cwd=tmp_path)
+    repredicted = ase.io.read(re_out, index=":")
+    assert len(repredicted) == len(frames)
+    for again, (_, cols) in zip(repredicted, frames):
+        assert again.get_chemical_symbols() == list(cols["element"])
+        np.testing.assert_allclose(cols["d_barrier"], again.arrays["barrier"], rtol=0, atol=2e-6)
     # the printed thermo-like line at step 300 carries the per-species means
     last = [ln for ln in proc.stdout.splitlines() if ln.split()[:1] == ["300"]]
     assert last, proc.stdout

@@ -142,6 +142,10 @@ def main(argv=None) -> int:
             lmp.file(args.input)
         if not species_map:
             species_map = species_map_from_masses(lmp)
+        from mgbarrier.species import map_types
+
+        map_types(np.arange(1, int(lmp.extract_global("ntypes")) + 1), species_map,
+                  args.input or args.data)   # every type needs an element, before anything runs
         elems = " ".join(species_map[t] for t in sorted(species_map))
         species = sorted(set(species_map.values()))
         out = Path(args.output)
