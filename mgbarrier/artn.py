@@ -370,6 +370,8 @@ def label_from_files(structure_path: PathLike, event_files: Sequence[PathLike],
         "barrier_eV": _stats(barrier[labelled]),
         "event_barrier_eV": _stats(ev_barriers),
         "events_per_atom": _stats(counts[labelled].astype(float)),
+        # energy of the starting minimum in each kept row: one structure gives one value (to ~1e-3 eV)
+        "reference_energy_eV": _stats(np.array([ev.values["Eref"] for ev in kept if "Eref" in ev.values])),
     }
     return atoms, summary
 
@@ -404,6 +406,11 @@ def format_summary(summary: dict) -> str:
     b, e = summary["barrier_eV"], summary["events_per_atom"]
     lines.append(f"barrier per atom (eV): min {b['min']:.4f}, mean {b['mean']:.4f}, max {b['max']:.4f}")
     lines.append(f"events per labelled atom: min {e['min']:.0f}, mean {e['mean']:.2f}, max {e['max']:.0f}")
+    r = summary.get("reference_energy_eV") or {}
+    if r.get("min") is not None:
+        spread = r["max"] - r["min"]
+        lines.append(f"reference minimum energy (Eref): {r['min']:.3f} to {r['max']:.3f} eV (spread {spread:.3f} eV"
+                     + ("; large: are all event files from this structure?)" if spread > 0.1 else ")"))
     return "\n".join(lines)
 
 

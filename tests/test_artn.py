@@ -362,3 +362,14 @@ def test_train_from_run_directories_end_to_end(tmp_path, capsys):
     atoms, _ = labelled_structure_from_run(runs[1])
     pred = model.predict(atoms)
     assert pred.shape == (len(atoms),) and np.isfinite(pred).all()
+
+
+def test_reference_energy_spread_flags_events_from_another_structure(tmp_path, small, capsys):
+    _, data = small
+    write_log(tmp_path / "log.event.1", [event_row(1, 0.5, 1)])
+    write_log(tmp_path / "log.event.2", [event_row(1, 0.5, 2, eref=-6212.08908)])
+    _, summary = artn_labels(data, str(tmp_path / "log.event.1"))
+    assert summary["reference_energy_eV"]["min"] == summary["reference_energy_eV"]["max"] == -46194.160
+    rc = main(["artn-labels", "--structure", str(data), "--events", str(tmp_path / "log.event.*"),
+               "-o", str(tmp_path / "out.extxyz")])
+    assert rc == 0 and "are all event files from this structure?" in capsys.readouterr().out
