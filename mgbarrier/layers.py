@@ -150,8 +150,10 @@ class EGATLayer(nn.Module):
 
     f_ij = LeakyReLU(A_c h_i + A_n h_j + A_e e_ij)            (E, H, Fe): new edge state
     a_ij = softmax_j over edges of centre i of (f_ij · w_h)   (E, H)
-    h'_i = Σ_j a_ij m_ij (W h_j)                               (N, H, Fn)
-    Heads are concatenated.  ``edge_mask`` (E,) in [0, 1], if given, gates every message
+    h'_i = Σ_j a_ij m_ij (W h_j + V f_ij)                      (N, H, Fn)
+    Heads are concatenated.  Unlike the original EGAT, messages carry the new edge state
+    (V f_ij) and not only attention weights: without it geometry reaches the atoms only
+    through the softmax weights, and training stalled at predicting species means.  ``edge_mask`` (E,) in [0, 1], if given, gates every message
     (GNNExplainer).  Node-level projections are gathered (cheaper than per-edge matmuls).
     """
 
@@ -166,6 +168,7 @@ class EGATLayer(nn.Module):
         self.proj_neighbor = nn.Linear(node_in, edge_out, bias=False)
         self.proj_edge = nn.Linear(edge_in, edge_out)
         self.proj_message = nn.Linear(node_in, node_out, bias=False)
+        self.proj_edge_message = nn.Linear(edge_out, node_out)
         self.attn = nn.Parameter(torch.empty(heads, edge_out // heads))
         nn.init.xavier_uniform_(self.attn)
         self.act = nn.LeakyReLU(0.2)
@@ -179,7 +182,8 @@ class EGATLayer(nn.Module):
         alpha = segment_softmax(logits, center, n)
         if edge_mask is not None:
             alpha = alpha * edge_mask.unsqueeze(1)
-        msg = self.proj_message(h).index_select(0, neighbor).view(-1, self.heads, self.node_out // self.heads)
+        msg = self.proj_message(h).index_select(0, neighbor) + self.proj_edge_message(f)
+        msg = msg.view(-1, self.heads, self.node_out // self.heads)
         msg = (msg * alpha.unsqueeze(-1)).view(-1, self.node_out)
         out = torch.zeros((n, self.node_out), dtype=h.dtype, device=h.device).index_add_(0, center, msg)
         return out, f

@@ -54,6 +54,9 @@ class SymGNNConfig:
     lebedev_order: int = 47
     radial_points: int = 1024
     eval_seed: int = 1234
+    radial_basis: int = 16  # Gaussians of |d| fed to the encoder beside T·d
+    mean_neighbors: float = 5.0  # normalises the smooth coordination number in edge_weights
+    direction_init_scale: float = 0.1  # initial scale of the encoder's T·d input weights
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -72,18 +75,27 @@ class SymGNN(nn.Module):
     def __init__(self, cfg: SymGNNConfig):
         super().__init__()
         self.cfg = cfg
-        enc_in = 1 if cfg.symmetrize == "length" else 3
+        enc_in = cfg.radial_basis if cfg.symmetrize == "length" else 3 + cfg.radial_basis
         self.encoder = mlp([enc_in, cfg.encoder_hidden, cfg.encoder_hidden, cfg.edge_hidden], last_act=True)
+        if cfg.symmetrize != "length":
+            # start nearly radial: the direction channel (T·d) opens up only where it helps.
+            # Random transforms make it noise at first; full-size it drowned the signal.
+            with torch.no_grad():
+                self.encoder[0].weight[:, :3].mul_(cfg.direction_init_scale)
         self.distribution = VonMisesEuler(cfg.init_kappa)
         if cfg.symmetrize == "fixed3":
             g = torch.Generator().manual_seed(7)
             fixed = torch.stack([torch.eye(3), haar_rotation(g), haar_rotation(g)])
             self.register_buffer("fixed_transforms", fixed)
+        self.edge_input_norm = nn.LayerNorm(cfg.edge_hidden)
         self.species_embedding = nn.Embedding(len(cfg.species), cfg.hidden)
         self.layers = nn.ModuleList(
             EGATLayer(cfg.hidden, cfg.edge_hidden, cfg.hidden, cfg.edge_hidden, h) for h in cfg.heads
         )
         self.node_norms = nn.ModuleList(nn.LayerNorm(cfg.hidden) for _ in cfg.heads)
+        # normalising the aggregated messages keeps the structural signal O(1) next to the
+        # species embedding (without it the first hundreds of steps learn nothing)
+        self.message_norms = nn.ModuleList(nn.LayerNorm(cfg.hidden) for _ in cfg.heads)
         self.edge_norms = nn.ModuleList(nn.LayerNorm(cfg.edge_hidden) for _ in cfg.heads)
         self.act = nn.SiLU()
         self.drop = nn.Dropout(cfg.dropout)
@@ -100,9 +112,9 @@ class SymGNN(nn.Module):
         """(E, 3) displacements in Å -> (E, edge_hidden) edge embeddings."""
         cfg = self.cfg
         if cfg.symmetrize == "length":
-            return self.encoder(vec.norm(dim=1, keepdim=True))
+            return self.encoder(self._rbf(vec.norm(dim=1)))
         if cfg.symmetrize == "none":
-            return self.encoder(vec)
+            return self._encode(vec, self._rbf(vec.norm(dim=1)))
         if cfg.symmetrize == "fixed3":
             return self._average(vec, self.fixed_transforms)
         if self.training:
@@ -117,10 +129,22 @@ class SymGNN(nn.Module):
             t = self.distribution.sample(cfg.k_eval, g)
         return self._average(vec, t.to(vec))
 
+    def _rbf(self, r: torch.Tensor) -> torch.Tensor:
+        """(E,) distances Å -> (E, radial_basis) Gaussians on 0..cutoff."""
+        n = self.cfg.radial_basis
+        centers = torch.linspace(0.0, self.cfg.cutoff, n, dtype=r.dtype, device=r.device)
+        width = self.cfg.cutoff / (n - 1)
+        return torch.exp(-(((r.unsqueeze(-1) - centers) / width) ** 2))
+
+    def _encode(self, x: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """Encoder on [T·d / cutoff, rbf(|d|)] (the radial part is invariant, so T acts on d only)."""
+        return self.encoder(torch.cat([x / self.cfg.cutoff, rbf], dim=-1))
+
     def _average(self, vec: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+        rbf = self._rbf(vec.norm(dim=1))
         out = None
         for t in transforms:  # a loop keeps peak memory at one transform's activations
-            y = self.encoder(vec @ t.T)
+            y = self._encode(vec @ t.T, rbf)
             out = y if out is None else out + y
         return out / transforms.shape[0]
 
@@ -138,7 +162,8 @@ class SymGNN(nn.Module):
             with torch.no_grad():
                 for chunk in radii.split(128):
                     x = (chunk.view(-1, 1, 1) * dirs.view(1, -1, 3)).to(p)
-                    y = self.encoder(x).double()  # (R, P, D)
+                    rbf = self._rbf(chunk.to(p)).unsqueeze(1).expand(-1, x.shape[1], -1)
+                    y = self._encode(x, rbf).double()  # (R, P, D)
                     rows.append(torch.einsum("rpd,p->rd", y, w))
             self._table = torch.cat(rows).to(p.dtype)
         return self._table
@@ -152,15 +177,28 @@ class SymGNN(nn.Module):
         i0 = i0.long()
         return table.index_select(0, i0) * (1 - frac) + table.index_select(0, i0 + 1) * frac
 
+    def edge_weights(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(E,) multipliers of the attention weights: a smooth cosine cut-off envelope times
+        n_i / n_mean, where n_i = Σ_j envelope_ij is a smooth coordination number.  Softmax
+        attention alone averages over neighbours and cannot count them."""
+        r = g.vec.norm(dim=1)
+        env = 0.5 * (torch.cos(torch.pi * (r / self.cfg.cutoff).clamp(max=1.0)) + 1.0)
+        if edge_mask is not None:
+            env = env * edge_mask
+        cn = torch.zeros(g.num_nodes, dtype=env.dtype, device=env.device).index_add_(0, g.center, env)
+        scale = cn / self.cfg.mean_neighbors
+        return env * scale.index_select(0, g.center)
+
     # -- forward -------------------------------------------------------------------------
     def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Standardised per-atom prediction, shape (N,)."""
-        e = self.edge_embedding(g.vec)
+        e = self.edge_input_norm(self.edge_embedding(g.vec))
         h = self.species_embedding(g.species)
+        weight = self.edge_weights(g, edge_mask)
         states = [h]
-        for layer, nn_, en in zip(self.layers, self.node_norms, self.edge_norms):
-            dh, de = layer(h, e, g.center, g.neighbor, edge_mask)
-            h = nn_(h + self.drop(self.act(dh)))
+        for layer, nn_, mn, en in zip(self.layers, self.node_norms, self.message_norms, self.edge_norms):
+            dh, de = layer(h, e, g.center, g.neighbor, weight)
+            h = nn_(h + self.drop(self.act(mn(dh))))
             e = en(e + self.drop(de))
             states.append(h)
         return self.decoder(torch.cat(states, dim=1)).squeeze(1)
