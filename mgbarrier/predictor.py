@@ -23,6 +23,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: shipped models, by name
 SHIPPED: Dict[str, str] = {
     "cu64zr36-symgnn": "cu64zr36_symgnn.pt",
+    "cu64zr36-descriptor": "cu64zr36_descriptor.pt",
 }
 #: the default is the first of these whose weights are installed.  The SymGNN weights are
 #: not trained yet (see README, "Status"), so today the default is the descriptor model.
