@@ -1,0 +1,67 @@
+"""OVITO DataCollection -> ase.Atoms (positions Å, cell with origin, periodicity, species).
+
+Species come from the particle type names when they are chemical symbols; when a name is
+empty or numeric (LAMMPS types "1", "2"), the species is taken from the type's mass
+(:func:`mgbarrier.species.element_from_mass`).  Types are never mapped by number: OVITO and
+ASE would turn types 1 and 2 into H and He.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+from ase import Atoms
+from ase.data import chemical_symbols
+
+from mgbarrier.errors import MgBarrierError
+from mgbarrier.species import element_from_mass
+
+
+def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
+    """(N,) array of chemical symbols for the particles of a DataCollection.
+
+    Raises :class:`MgBarrierError` when there is no ``Particle Type`` property or a type
+    has neither an element name nor a mass that identifies an element.
+    """
+    if "Particle Type" not in particles:
+        raise MgBarrierError(f"{source}: the particles have no 'Particle Type' property; "
+                             "species are needed (element names or masses)")
+    ptypes = particles.particle_types
+    ids = np.asarray(ptypes, dtype=int)
+    table: Dict[int, str] = {}
+    for t in ptypes.types:
+        name = (t.name or "").strip()
+        if name in chemical_symbols[1:]:
+            table[t.id] = name
+            continue
+        if name and not name.lstrip("+-").isdigit():
+            # a non-numeric name that is not an element (e.g. "Cu1", "metal") -> try the mass
+            pass
+        mass = float(getattr(t, "mass", 0.0) or 0.0)
+        label = f"particle type {t.id}" + (f" ({name!r})" if name else "")
+        if mass <= 0.0:
+            raise MgBarrierError(f"{source}: {label} has no element name and no mass; "
+                                 "name the types by element (e.g. Cu, Zr) or give masses")
+        table[t.id] = element_from_mass(mass, f"{source}: {label}")
+    missing = sorted(set(np.unique(ids).tolist()) - set(table))
+    if missing:
+        raise MgBarrierError(f"{source}: particle type id(s) {missing} are not defined")
+    lut = np.array([table[i] for i in sorted(table)], dtype=object)
+    order = np.array(sorted(table))
+    return lut[np.searchsorted(order, ids)]
+
+
+def atoms_from_data(data, source: str = "OVITO data") -> Atoms:
+    """Build ase.Atoms from an OVITO DataCollection (positions/cell in Å, origin subtracted)."""
+    if data.particles is None or data.particles.count == 0:
+        raise MgBarrierError(f"{source}: no particles")
+    symbols = species_from_types(data.particles, source)
+    pos = np.array(data.particles.positions, dtype=float)
+    if data.cell is not None:
+        m = np.array(data.cell[...], dtype=float)  # (3, 4): columns a, b, c, origin
+        cell = m[:, :3].T.copy()
+        origin = m[:, 3]
+        pbc = tuple(bool(p) for p in data.cell.pbc)
+    else:
+        cell, origin, pbc = np.zeros((3, 3)), np.zeros(3), (False, False, False)
+    return Atoms(symbols=list(symbols), positions=pos - origin, cell=cell, pbc=pbc)

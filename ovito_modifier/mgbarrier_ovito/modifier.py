@@ -1,0 +1,153 @@
+"""The ``EnergyBarrierModifier`` OVITO modifier (per-atom energy barriers, eV)."""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+from ovito.data import DataCollection, DataTable
+from ovito.modifiers import ColorCodingModifier
+from ovito.pipeline import ModifierInterface
+from traits.api import Bool, Enum, Float, Int, Range, Str
+
+from mgbarrier.errors import MgBarrierError
+
+from .convert import atoms_from_data
+
+#: colour maps offered in the GUI -> OVITO gradient classes
+GRADIENTS = {
+    "Viridis": ColorCodingModifier.Viridis,
+    "Rainbow": ColorCodingModifier.Rainbow,
+    "Jet": ColorCodingModifier.Jet,
+    "Hot": ColorCodingModifier.Hot,
+    "Magma": ColorCodingModifier.Magma,
+    "Blue-White-Red": ColorCodingModifier.BlueWhiteRed,
+    "Grayscale": ColorCodingModifier.Grayscale,
+}
+
+#: loaded models, keyed by (model path, device, n_transforms)
+_MODELS: Dict[Tuple[str, str, Optional[int]], Any] = {}
+#: predictions, keyed by (model key, frame, structure hash); bounded LRU
+_PREDICTIONS: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_MAX_PREDICTIONS = 64
+
+
+def _load_model(key):
+    if key not in _MODELS:
+        import mgbarrier
+
+        path, device, n_transforms = key
+        _MODELS[key] = mgbarrier.load_model(path or None, device=device, n_transforms=n_transforms)
+    return _MODELS[key]
+
+
+def _structure_hash(atoms) -> str:
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(atoms.positions, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(atoms.cell.array, dtype=np.float64).tobytes())
+    h.update(np.asarray(atoms.pbc, dtype=np.int8).tobytes())
+    h.update(" ".join(atoms.get_chemical_symbols()).encode())
+    return h.hexdigest()
+
+
+class EnergyBarrierModifier(ModifierInterface):
+    """Predicts the activation energy barrier (eV) of every atom with an mgbarrier model.
+
+    Output: float particle property ``Energy Barrier`` (eV; name configurable), optional
+    ``Color`` from a colour map, global attributes ``EnergyBarrier.min/mean/max`` (eV) and
+    ``EnergyBarrier.mean.<element>``, and a histogram table ``energy-barrier-histogram``.
+    """
+
+    model_file = Str("", label="Model file (empty: shipped default)")
+    n_transforms = Int(0, label="Rotations averaged (0: model default)")
+    device = Enum("cpu", "cuda", label="Device")
+    output_property = Str("Energy Barrier", label="Output property")
+    color_coding = Bool(True, label="Colour particles by barrier")
+    color_map = Enum(*GRADIENTS.keys(), label="Colour map")
+    auto_range = Bool(True, label="Automatic colour range")
+    start_value = Float(0.0, label="Range start (eV)")
+    end_value = Float(3.0, label="Range end (eV)")
+    only_selected = Bool(False, label="Only selected particles (colour and statistics)")
+    histogram_bins = Range(2, 1000, 40, label="Histogram bins")
+
+    # ---------------------------------------------------------------- helpers
+    def model_key(self) -> Tuple[str, str, Optional[int]]:
+        return (self.model_file.strip(), self.device, int(self.n_transforms) or None)
+
+    def model(self):
+        """The loaded model (cached across modifier instances)."""
+        return _load_model(self.model_key())
+
+    def predict(self, atoms, frame: int) -> np.ndarray:
+        """(N,) barriers in eV for ``atoms``; cached per (model, frame, structure)."""
+        key = (self.model_key(), int(frame), _structure_hash(atoms))
+        if key in _PREDICTIONS:
+            _PREDICTIONS.move_to_end(key)
+            return _PREDICTIONS[key]
+        values = np.asarray(self.model().predict(atoms), dtype=np.float64)
+        _PREDICTIONS[key] = values
+        while len(_PREDICTIONS) > _MAX_PREDICTIONS:
+            _PREDICTIONS.popitem(last=False)
+        return values
+
+    def color_coding_modifier(self, start: Optional[float] = None, end: Optional[float] = None) -> ColorCodingModifier:
+        """A ColorCodingModifier with this modifier's gradient and range (e.g. for a ColorLegendOverlay)."""
+        start = self.start_value if start is None else start
+        end = self.end_value if end is None else end
+        return ColorCodingModifier(property=self.output_property, gradient=GRADIENTS[self.color_map](),
+                                   auto_adjust_range=False, start_value=float(start), end_value=float(end),
+                                   only_selected=self.only_selected)
+
+    # ---------------------------------------------------------------- pipeline
+    def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
+        yield "Energy Barrier: converting particles"
+        try:
+            atoms = atoms_from_data(data, source=f"frame {frame}")
+            yield "Energy Barrier: loading model"
+            model = self.model()
+            unknown = sorted(set(atoms.get_chemical_symbols()) - set(model.species))
+            if unknown:
+                raise MgBarrierError(
+                    f"frame {frame}: species {', '.join(unknown)} not known to the model "
+                    f"(it predicts {', '.join(model.species)})")
+            yield "Energy Barrier: predicting"
+            barrier = self.predict(atoms, frame)
+        except MgBarrierError as exc:
+            raise RuntimeError(f"Energy Barrier (mgbarrier): {exc}") from None
+        yield 0.9
+        name = self.output_property.strip() or "Energy Barrier"
+        data.particles_.create_property(name, data=barrier.astype(np.float32))
+
+        mask = np.ones(len(barrier), bool)
+        if self.only_selected and "Selection" in data.particles:
+            mask = np.asarray(data.particles["Selection"]) != 0
+        vals = barrier[mask]
+        symbols = np.asarray(atoms.get_chemical_symbols())[mask]
+        attrs = data.attributes
+        if len(vals):
+            lo, mean, hi = float(vals.min()), float(vals.mean()), float(vals.max())
+            attrs["EnergyBarrier.min"], attrs["EnergyBarrier.mean"], attrs["EnergyBarrier.max"] = lo, mean, hi
+            parts = [f"min {lo:.3f}", f"mean {mean:.3f}", f"max {hi:.3f} eV"]
+            for el in sorted(set(symbols.tolist())):
+                m = float(vals[symbols == el].mean())
+                attrs[f"EnergyBarrier.mean.{el}"] = m
+                parts.append(f"{el} {m:.3f}")
+            attrs["EnergyBarrier.status"] = "Energy Barrier: " + ", ".join(parts)
+            counts, edges = np.histogram(vals, bins=int(self.histogram_bins))
+            table = data.tables.create(identifier="energy-barrier-histogram", title="Energy barrier histogram",
+                                       plot_mode=DataTable.PlotMode.Histogram, axis_label_x="Energy barrier (eV)",
+                                       axis_label_y="Count")
+            table.interval = (float(edges[0]), float(edges[-1]))
+            table.y = table.create_property("Count", data=counts)
+        else:
+            lo = hi = 0.0
+
+        if self.color_coding:
+            if self.auto_range:
+                start, end = lo, hi
+            else:
+                start, end = self.start_value, self.end_value
+            attrs["EnergyBarrier.color_start"], attrs["EnergyBarrier.color_end"] = float(start), float(end)
+            data.apply(self.color_coding_modifier(start, end))
+        yield attrs.get("EnergyBarrier.status", "Energy Barrier: no particles selected")
