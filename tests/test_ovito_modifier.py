@@ -187,3 +187,37 @@ def test_multiframe_dump_and_export(tmp_path, tiny):
     key = [k for k in back[1].arrays if "Barrier" in k or "barrier" in k.lower()]
     assert key, back[1].arrays.keys()
     np.testing.assert_allclose(back[1].arrays[key[0]], model.predict(frames[1]), rtol=1e-4, atol=1e-4)
+
+
+def _data_with_numeric_types(atoms, names, masses):
+    from ovito.data import DataCollection, ParticleType
+
+    data = DataCollection()
+    data.create_cell(atoms.cell.array, pbc=(True, True, True))
+    parts = data.create_particles(count=len(atoms))
+    parts.create_property("Position", data=atoms.positions)
+    types = parts.create_property("Particle Type")
+    for tid, (name, mass) in enumerate(zip(names, masses), start=1):
+        types.types.append(ParticleType(id=tid, name=name, mass=mass))
+    types[...] = [1 if s == "Zr" else 2 for s in atoms.get_chemical_symbols()]
+    return data
+
+
+@pytest.mark.parametrize("names", [("", ""), ("1", "2")])
+def test_numeric_or_empty_type_names_mapped_by_mass(tiny, names):
+    # OVITO names LAMMPS data types from their masses itself; here the names are empty/numeric
+    atoms = make_glass()
+    data = _data_with_numeric_types(atoms, names, (91.224, 63.546))
+    syms = mgbarrier_ovito.species_from_types(data.particles)
+    assert syms.tolist() == atoms.get_chemical_symbols()
+    mod = EnergyBarrierModifier(model_file=str(tiny))
+    data.apply(mod)
+    np.testing.assert_allclose(np.asarray(data.particles["Energy Barrier"]),
+                               mgbarrier.load_model(tiny).predict(atoms), rtol=1e-5, atol=1e-5)
+
+
+def test_numeric_types_without_masses_never_become_h_he(tiny):
+    atoms = make_glass()
+    data = _data_with_numeric_types(atoms, ("1", "2"), (0.0, 0.0))
+    with pytest.raises(Exception, match="no element name and no mass"):
+        data.apply(EnergyBarrierModifier(model_file=str(tiny)))
