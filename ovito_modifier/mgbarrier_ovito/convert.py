@@ -34,9 +34,7 @@ def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
         if name in chemical_symbols[1:]:
             table[t.id] = name
             continue
-        if name and not name.lstrip("+-").isdigit():
-            # a non-numeric name that is not an element (e.g. "Cu1", "metal") -> try the mass
-            pass
+        # empty, numeric ("1") or non-element ("metal") names: identify the element by mass
         mass = float(getattr(t, "mass", 0.0) or 0.0)
         label = f"particle type {t.id}" + (f" ({name!r})" if name else "")
         if mass <= 0.0:
