@@ -35,7 +35,7 @@ from .model import SymGNN, SymGNNConfig, count_parameters
 @dataclass
 class TrainSettings:
     epochs: int = 200
-    lr: float = 3e-3
+    lr: float = 1e-3
     min_lr_ratio: float = 0.02
     warmup_epochs: int = 5
     weight_decay: float = 0.0
@@ -145,6 +145,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
 
     torch.manual_seed(settings.seed)
     net = SymGNN(cfg)
+    net.calibrate(train_set[0].graph)  # fixed message standardisation (restored from state on resume)
     net._generator = torch.Generator().manual_seed(settings.seed + 1)
     ema = copy.deepcopy(net)
     ema._generator = None

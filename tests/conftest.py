@@ -39,12 +39,15 @@ def make_glass(n_cells: int = 3, a: float = 4.0, seed: int = 0, jitter: float = 
 def write_tiny_model(path: Path, seed: int = 0) -> Path:
     """A small random-weight SymGNN checkpoint (fast; for plumbing tests, not accuracy)."""
     from mgbarrier.checkpoint import save_checkpoint
+    from mgbarrier.graph import build_graph
     from mgbarrier.model import SymGNN, SymGNNConfig
 
     torch.manual_seed(seed)
     cfg = SymGNNConfig(hidden=16, edge_hidden=8, encoder_hidden=16, heads=(2, 1), lebedev_order=17,
                        radial_points=256)
     net = SymGNN(cfg)
+    net.calibrate(build_graph(make_glass(seed=seed + 100), cfg.species, cfg.cutoff))
+    torch.nn.init.normal_(net.decoder[-1].weight, std=0.5)  # trained models have non-zero output weights
     save_checkpoint(path, {"kind": "symgnn", "config": cfg.to_dict(), "label_mean": 1.5, "label_std": 0.3,
                            "state_dict": net.state_dict(), "metadata": {"description": "tiny test model"}})
     return path
