@@ -1,0 +1,73 @@
+"""Inference speed and memory of a barrier model on periodic tilings of the 3,000-atom test glass.
+
+Times ``model.predict(atoms)`` (graph building included) on test0 (3,000 atoms) and on its
+2×2×2 (24,000) and 4×4×4 (192,000 atoms) periodic tilings, best of ``--repeat`` runs after
+one warm-up, and reports atoms per second, so that linear scaling can be read off.  Also
+checks that the tiled structures reproduce test0's barriers (a periodic tiling of a glass
+is the same glass).  Only the structure of test0 is used, never its labels.
+
+    OMP_NUM_THREADS=2 python benchmarks/predict_speed.py [--model NAME_OR_PATH] [--sizes 1 2 4]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from descriptor_model import hardware  # noqa: E402
+
+DEFAULT_STRUCTURE = REPO.parent / "shared" / "data" / "symgnn-cu64zr36" / "test0.pickle"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="model file or shipped name (default: the default model)")
+    ap.add_argument("--structure", type=Path, default=DEFAULT_STRUCTURE)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4], help="tiling factors per axis")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from mgbarrier import load_model
+    from mgbarrier.symgnn_data import read_symgnn_pickle
+
+    if not args.structure.exists():
+        print(f"predict_speed: {args.structure}: not found (the shared dataset is needed)", file=sys.stderr)
+        return 2
+    model = load_model(args.model)
+    base = read_symgnn_pickle(args.structure)
+    base_pred = model.predict(base)
+    rows = []
+    for n in args.sizes:
+        atoms = base.repeat((n, n, n))
+        model.predict(atoms)  # warm-up (radial table, allocator)
+        times = []
+        for _ in range(args.repeat if len(atoms) <= 30000 else 1):
+            t0 = time.perf_counter()
+            pred = model.predict(atoms)
+            times.append(time.perf_counter() - t0)
+        dev = float(np.abs(pred - np.tile(base_pred, n ** 3)).max())
+        rows.append((len(atoms), min(times), len(atoms) / min(times), dev,
+                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+    name = getattr(model, "path", args.model)
+    lines = [f"Model: `{Path(str(name)).name}` ({getattr(model, 'kind', '?')}); torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads; {hardware()}", "",
+             "| atoms | predict (s) | atoms/s | max |tiled - test0| (eV) | peak RSS so far (MB) |",
+             "|---:|---:|---:|---:|---:|"]
+    for n_atoms, t, rate, dev, rss in rows:
+        lines.append(f"| {n_atoms:,} | {t:.3f} | {rate:,.0f} | {dev:.1e} | {rss:,.0f} |")
+    lines += ["", "Reproduce: `OMP_NUM_THREADS=2 python benchmarks/predict_speed.py"
+              + (f" --model {args.model}" if args.model else "") + "`"]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
