@@ -17,7 +17,8 @@ from ase import Atoms
 from .checkpoint import load_checkpoint
 from .errors import MgBarrierError
 from .graph import build_graph
-from .model import SymGNN, SymGNNConfig
+from .model import SymGNNConfig
+from .networks import build_network, config_from_dict
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: shipped models, by name
@@ -50,18 +51,22 @@ def resolve_model_path(path: Union[str, Path, None]) -> Path:
 
 
 class SymGNNPredictor:
-    """A loaded SymGNN checkpoint.
+    """A loaded graph-network checkpoint: SymGNN (kind ``"symgnn"``) or a paper-table
+    baseline (kind ``"baseline"``, see :mod:`mgbarrier.baselines`).
 
     Attributes: ``species`` (list of symbols), ``cutoff`` (Å), ``metadata`` (dict),
-    ``config`` (:class:`SymGNNConfig`), ``path``.
+    ``config`` (:class:`SymGNNConfig` or :class:`~mgbarrier.baselines.BaselineConfig`),
+    ``net`` (the torch module, eval mode), ``path``, ``kind``.
     """
-
-    kind = "symgnn"
 
     def __init__(self, ckpt: dict, path: Path, device: str = "cpu", n_transforms: Optional[int] = None):
         self.path = path
-        self.config = SymGNNConfig.from_dict(ckpt["config"])
-        if n_transforms is not None:
+        self.kind = ckpt["kind"]
+        try:
+            self.config = config_from_dict(self.kind, ckpt["config"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise MgBarrierError(f"{path}: invalid model configuration ({exc})") from None
+        if n_transforms is not None and isinstance(self.config, SymGNNConfig):
             # an explicit number of transforms means the paper's sampled average
             self.config.k_eval = int(n_transforms)
             self.config.edge_mode = "sampled"
@@ -69,7 +74,10 @@ class SymGNNPredictor:
         self.label_std = float(ckpt.get("label_std", 1.0))
         self.metadata = dict(ckpt.get("metadata", {}))
         self.device = _check_device(device)
-        self.net = SymGNN(self.config)
+        try:
+            self.net = build_network(self.config)
+        except ValueError as exc:
+            raise MgBarrierError(f"{path}: {exc}") from None
         try:
             self.net.load_state_dict(ckpt["state_dict"], strict=True)
         except (RuntimeError, KeyError, TypeError) as exc:
@@ -112,7 +120,7 @@ def _check_device(device: str) -> torch.device:
     return dev
 
 
-_KINDS = {"symgnn": SymGNNPredictor}
+_KINDS = {"symgnn": SymGNNPredictor, "baseline": SymGNNPredictor}
 
 
 def register_kind(name: str, cls) -> None:

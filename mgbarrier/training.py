@@ -29,7 +29,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import MgBarrierError
 from .graph import Graph, build_graph
 from .metrics import pearson
-from .model import SymGNN, SymGNNConfig, count_parameters
+from .model import count_parameters
+from .networks import NetworkConfig, build_network, network_kind
 
 
 @dataclass
@@ -61,7 +62,7 @@ class LabelledGraph:
         return int(torch.isfinite(self.labels).sum())
 
 
-def make_labelled_graph(atoms: Atoms, cfg: SymGNNConfig, name: str) -> LabelledGraph:
+def make_labelled_graph(atoms: Atoms, cfg: NetworkConfig, name: str) -> LabelledGraph:
     if "barrier" not in atoms.arrays:
         raise MgBarrierError(f"{name}: no per-atom 'barrier' labels")
     y = torch.as_tensor(np.asarray(atoms.arrays["barrier"], dtype=np.float32))
@@ -130,7 +131,7 @@ def _mean_weight(epoch_float: float, s: TrainSettings) -> float:
     return min(max((epoch_float - s.mean_free_epochs) / s.mean_ramp_epochs, 0.0), 1.0)
 
 
-def evaluate(net: SymGNN, graphs: Sequence[LabelledGraph], mean: float, std: float) -> dict:
+def evaluate(net: torch.nn.Module, graphs: Sequence[LabelledGraph], mean: float, std: float) -> dict:
     """Pearson per graph and pooled (eV predictions vs labels), in eval mode."""
     was = net.training
     net.eval()
@@ -146,7 +147,7 @@ def evaluate(net: SymGNN, graphs: Sequence[LabelledGraph], mean: float, std: flo
     return out
 
 
-def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], cfg: SymGNNConfig,
+def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], cfg: NetworkConfig,
           settings: TrainSettings, output: Path, run_dir: Optional[Path] = None,
           metadata: Optional[dict] = None, log: Callable[[str], None] = print) -> dict:
     """Train, validate every epoch, keep the best (EMA) model in ``output``; resumable via ``run_dir``.
@@ -168,8 +169,9 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
         raise MgBarrierError("training labels have zero variance")
 
     torch.manual_seed(settings.seed)
-    net = SymGNN(cfg)
-    net.calibrate(train_set[0].graph)  # fixed message standardisation (restored from state on resume)
+    net = build_network(cfg)
+    if hasattr(net, "calibrate"):
+        net.calibrate(train_set[0].graph)  # fixed message standardisation (restored from state on resume)
     net._generator = torch.Generator().manual_seed(settings.seed + 1)
     ema = copy.deepcopy(net)
     ema._generator = None
@@ -198,7 +200,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
         log(f"resuming from {state_path} at epoch {start_epoch}/{settings.epochs}")
 
     meta = dict(metadata or {})
-    log(f"training SymGNN ({count_parameters(net)} parameters) on {len(train_set)} structures "
+    log(f"training {type(net).__name__} ({count_parameters(net)} parameters) on {len(train_set)} structures "
         f"({sum(lg.n_labelled for lg in train_set)} labelled atoms), validating on "
         f"{', '.join(lg.name for lg in val_set) or 'nothing'}; {torch.get_num_threads()} threads")
     t_start = time.time()
@@ -249,7 +251,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
 
 
-def _ema_update(ema: SymGNN, net: SymGNN, decay: float, step: int) -> None:
+def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float, step: int) -> None:
     d = min(decay, (1 + step) / (10 + step))
     with torch.no_grad():
         for pe, pn in zip(ema.parameters(), net.parameters()):
@@ -304,5 +306,5 @@ def _write_model(output, cfg, state, mean, std, meta, best, history, settings, w
                "history": history})
     md.setdefault("metrics", {}).update({f"val_{k}": float(v) for k, v in best.items()
                                          if k.startswith("pearson")})
-    save_checkpoint(output, {"kind": "symgnn", "config": cfg.to_dict(), "label_mean": mean, "label_std": std,
+    save_checkpoint(output, {"kind": network_kind(cfg), "config": cfg.to_dict(), "label_mean": mean, "label_std": std,
                              "state_dict": state, "metadata": md})
