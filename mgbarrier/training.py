@@ -42,9 +42,11 @@ class TrainSettings:
     weight_decay: float = 0.0
     ema_decay: float = 0.995
     # weight of the per-structure mean error in the loss: 0 for ``mean_free_epochs``, then
-    # ramped linearly to 1 (= plain MSE) over ``mean_ramp_epochs`` (see ``structure_loss``)
+    # ramped linearly to ``mean_weight`` over ``mean_ramp_epochs`` (see ``structure_loss``);
+    # 1 would be plain MSE, which trains badly here (the mean error flips sign between steps)
     mean_free_epochs: int = 10
     mean_ramp_epochs: int = 20
+    mean_weight: float = 0.1
     grad_clip: float = 5.0
     seed: int = 0
     threads: Optional[int] = None
@@ -127,8 +129,8 @@ def structure_loss(pred: torch.Tensor, target: torch.Tensor, mean_weight: float)
 
 def _mean_weight(epoch_float: float, s: TrainSettings) -> float:
     if s.mean_ramp_epochs <= 0:
-        return 0.0 if epoch_float < s.mean_free_epochs else 1.0
-    return min(max((epoch_float - s.mean_free_epochs) / s.mean_ramp_epochs, 0.0), 1.0)
+        return 0.0 if epoch_float < s.mean_free_epochs else s.mean_weight
+    return s.mean_weight * min(max((epoch_float - s.mean_free_epochs) / s.mean_ramp_epochs, 0.0), 1.0)
 
 
 def evaluate(net: torch.nn.Module, graphs: Sequence[LabelledGraph], mean: float, std: float) -> dict:
