@@ -6,6 +6,7 @@ models (``mgbarrier info``) are accepted in place of a path.
 """
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Dict, Optional, Union
@@ -23,15 +24,23 @@ from .networks import build_network, config_from_dict
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: shipped models, by name
 SHIPPED: Dict[str, str] = {
+    "cu64zr36-ensemble": "cu64zr36_ensemble.pt",
     "cu64zr36-symgnn": "cu64zr36_symgnn.pt",
     "cu64zr36-descriptor": "cu64zr36_descriptor.pt",
 }
-#: the default is the first of these whose weights are installed.  The SymGNN weights are
-#: not trained yet (see README, "Status"), so today the default is the descriptor model.
-DEFAULT_ORDER = ("cu64zr36-symgnn", "cu64zr36-descriptor")
+#: without ``weights/default.json`` (written by benchmarks/shipped_model.py from the
+#: validation scores), the default is the first of these whose weights are installed
+DEFAULT_ORDER = ("cu64zr36-symgnn", "cu64zr36-ensemble", "cu64zr36-descriptor")
 
 
 def default_model_name() -> str:
+    """The shipped model ``load_model()`` gives: the choice recorded in weights/default.json."""
+    try:
+        chosen = json.loads((WEIGHTS_DIR / "default.json").read_text())["default"]
+        if chosen in SHIPPED and (WEIGHTS_DIR / SHIPPED[chosen]).exists():
+            return chosen
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     for name in DEFAULT_ORDER:
         if name in SHIPPED and (WEIGHTS_DIR / SHIPPED[name]).exists():
             return name
