@@ -12,8 +12,13 @@ Usage in a script::
 
 Installed with pip, the class is registered under the ``OVITO.Modifier`` entry-point
 group, so OVITO Pro lists it as "Energy Barrier (mgbarrier)".
+
+``ExplanationModifier(model_file="symgnn.pt", atom_index=12, top=50)`` shows the most
+important edges behind one atom's barrier as bonds with an ``Importance`` property
+("Barrier Explanation (mgbarrier)" in OVITO Pro; needs a SymGNN checkpoint).
 """
 from .convert import atoms_from_data, species_from_types
+from .explanation import ExplanationModifier
 from .modifier import EnergyBarrierModifier, GRADIENTS
 
-__all__ = ["EnergyBarrierModifier", "atoms_from_data", "species_from_types", "GRADIENTS"]
+__all__ = ["EnergyBarrierModifier", "ExplanationModifier", "atoms_from_data", "species_from_types", "GRADIENTS"]
