@@ -77,7 +77,14 @@ def cmd_train(args) -> int:
     from .symgnn_data import file_sha256
 
     cfg = SymGNNConfig(cutoff=args.cutoff, k_train=args.k, hidden=args.hidden, dropout=args.dropout,
-                       species=args.species_list.split(",") if args.species_list else ["Cu", "Zr"])
+                       species=args.species_list.split(",") if args.species_list else ["Cu", "Zr"],
+                       node_features=args.node_features)
+    if cfg.node_features == "soap":
+        from .descriptor import _require_dscribe
+        from .node_features import soap_dimension
+
+        _require_dscribe()
+        cfg.node_feature_dim = soap_dimension(cfg.species, cfg.soap)
     settings = TrainSettings(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
                              warmup_epochs=min(5, max(1, args.epochs // 10)), ema_decay=args.ema)
     data_info = []
@@ -179,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--ema", type=float, default=0.995)
     p.add_argument("--species-list", default=None, help="elements the model knows (default Cu,Zr)")
+    p.add_argument("--node-features", default="species", choices=["species", "soap"],
+                   help="per-atom inputs: the species (the paper) or species + SOAP (needs dscribe)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--description", default=None)

@@ -8,7 +8,7 @@ outside the box, and non-periodic structures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -62,12 +62,14 @@ class Graph:
     species: (N,) int64 index into the model's species list
     center, neighbor: (E,) int64 edge endpoints; messages flow neighbor -> center
     vec: (E, 3) float32 displacement r_neighbor - r_center, Å
+    node_attr: optional (N, F) float32 per-atom input features (e.g. SOAP), or None
     """
 
     species: torch.Tensor
     center: torch.Tensor
     neighbor: torch.Tensor
     vec: torch.Tensor
+    node_attr: Optional[torch.Tensor] = None
 
     @property
     def num_nodes(self) -> int:
@@ -78,7 +80,8 @@ class Graph:
         return int(self.center.shape[0])
 
     def to(self, device) -> "Graph":
-        return Graph(*(t.to(device) for t in (self.species, self.center, self.neighbor, self.vec)))
+        return Graph(*(None if t is None else t.to(device)
+                       for t in (self.species, self.center, self.neighbor, self.vec, self.node_attr)))
 
 
 def species_indices(atoms: Atoms, species: Sequence[str], source: str = "") -> np.ndarray:

@@ -57,6 +57,11 @@ class SymGNNConfig:
     radial_basis: int = 16  # Gaussians of |d| fed to the encoder beside T·d
     mean_neighbors: float = 12.0  # normalises the smooth coordination number in edge_weights
     direction_init_scale: float = 0.1  # initial scale of the encoder's T·d input weights
+    # per-atom inputs: "species" (the paper) or "soap" (species + the SOAP power spectrum,
+    # settings ``soap``, see mgbarrier.node_features; needs dscribe)
+    node_features: str = "species"
+    soap: dict = field(default_factory=lambda: {"r_cut": 6.0, "n_max": 6, "l_max": 6, "sigma": 0.5, "rbf": "gto"})
+    node_feature_dim: int = 0  # F of graph.node_attr (set when node_features != "species")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -88,6 +93,11 @@ class SymGNN(nn.Module):
             fixed = torch.stack([torch.eye(3), haar_rotation(g), haar_rotation(g)])
             self.register_buffer("fixed_transforms", fixed)
         self.species_embedding = nn.Embedding(len(cfg.species), cfg.hidden)
+        if cfg.node_features != "species":
+            if cfg.node_feature_dim <= 0:
+                raise ValueError("node_feature_dim must be set for node_features=%r" % cfg.node_features)
+            self.node_scale = Standardize(cfg.node_feature_dim)
+            self.node_input = nn.Linear(cfg.node_feature_dim, cfg.hidden)
         self.layers = nn.ModuleList(EGATLayer(cfg.hidden, cfg.edge_hidden, h) for h in cfg.heads)
         # pre-norm residual blocks: h <- h + U([LN(h), S(m)]), e <- e + W f
         self.node_norms = nn.ModuleList(nn.LayerNorm(cfg.hidden) for _ in cfg.heads)
@@ -195,6 +205,10 @@ class SymGNN(nn.Module):
         every message (GNNExplainer)."""
         e = self.edge_embedding(g.vec)
         h = self.species_embedding(g.species)
+        if self.cfg.node_features != "species":
+            if g.node_attr is None:
+                raise ValueError("this model needs per-atom input features (graph.node_attr)")
+            h = h + self.node_input(self.node_scale(g.node_attr))
         weight = self.edge_weights(g, edge_mask)
         states = [h]
         for k, layer in enumerate(self.layers):
@@ -210,12 +224,13 @@ class SymGNN(nn.Module):
         """Fix the message standardisation from one (training) structure; call once before training."""
         was = self.training
         self.eval()
-        for s in self.message_scales:
+        scales = [m for m in self.modules() if isinstance(m, Standardize)]
+        for s in scales:
             s.calibrating = True
         try:
             self(g)
         finally:
-            for s in self.message_scales:
+            for s in scales:
                 s.calibrating = False
             self.train(was)
 

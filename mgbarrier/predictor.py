@@ -17,7 +17,7 @@ from ase import Atoms
 
 from .checkpoint import load_checkpoint
 from .errors import MgBarrierError
-from .graph import build_graph
+from .node_features import model_graph
 from .model import SymGNNConfig
 from .networks import build_network, config_from_dict
 
@@ -108,7 +108,7 @@ class SymGNNPredictor:
 
         Deterministic: the same structure gives bit-identical output.
         """
-        graph = build_graph(atoms, self.species, self.cutoff, atoms.info.get("source", ""))
+        graph = model_graph(atoms, self.config, atoms.info.get("source", ""))
         return self.predict_graph(graph)
 
     def predict_graph(self, graph) -> np.ndarray:

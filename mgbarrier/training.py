@@ -27,10 +27,11 @@ from ase import Atoms
 from . import __version__
 from .checkpoint import load_checkpoint, save_checkpoint
 from .errors import MgBarrierError
-from .graph import Graph, build_graph
+from .graph import Graph
 from .metrics import pearson
 from .model import count_parameters
 from .networks import NetworkConfig, build_network, network_kind
+from .node_features import model_graph
 
 
 @dataclass
@@ -68,7 +69,7 @@ def make_labelled_graph(atoms: Atoms, cfg: NetworkConfig, name: str) -> Labelled
     if "barrier" not in atoms.arrays:
         raise MgBarrierError(f"{name}: no per-atom 'barrier' labels")
     y = torch.as_tensor(np.asarray(atoms.arrays["barrier"], dtype=np.float32))
-    lg = LabelledGraph(name, build_graph(atoms, cfg.species, cfg.cutoff, name), y)
+    lg = LabelledGraph(name, model_graph(atoms, cfg, name), y)
     if lg.n_labelled == 0:
         raise MgBarrierError(f"{name}: no finite barrier labels")
     return lg

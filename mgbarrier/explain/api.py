@@ -17,7 +17,8 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError
-from ..graph import Graph, build_graph
+from ..graph import Graph
+from ..node_features import model_graph
 from .explainer import ExplainerSettings, explain_node, predict_with_edges
 from .geometry import edge_geometry, mic_limit, relative_positions
 from .mro import atom_importance, important_atoms, top_edges
@@ -99,6 +100,7 @@ class ModelParts:
     n_layers: int
     label_mean: float
     label_std: float
+    config: object = None  # the network configuration (builds the model's input graph)
 
 
 def model_parts(model) -> ModelParts:
@@ -111,7 +113,7 @@ def model_parts(model) -> ModelParts:
                              f"this is a {kind!r} model, which has no edges")
     return ModelParts(net=net, species=list(cfg.species), cutoff=float(cfg.cutoff), n_layers=len(cfg.heads),
                       label_mean=float(getattr(model, "label_mean", 0.0)),
-                      label_std=float(getattr(model, "label_std", 1.0)))
+                      label_std=float(getattr(model, "label_std", 1.0)), config=cfg)
 
 
 def explain_atoms(model, atoms: Atoms, centres: Sequence[int], settings: Optional[ExplainerSettings] = None,
@@ -130,7 +132,7 @@ def explain_atoms(model, atoms: Atoms, centres: Sequence[int], settings: Optiona
             raise MgBarrierError(f"{atoms.info.get('source', 'structure')}: atom {c} out of range "
                                  f"(the structure has {n} atoms, indices 0..{n - 1})")
     if graph is None:
-        graph = build_graph(atoms, parts.species, parts.cutoff, atoms.info.get("source", ""))
+        graph = model_graph(atoms, parts.config, atoms.info.get("source", ""))
     out = []
     for k, c in enumerate(centres):
         out.append(explain_atom(parts, atoms, graph, int(c), settings, top, topology))

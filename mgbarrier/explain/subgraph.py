@@ -85,6 +85,7 @@ def receptive_field(graph: Graph, centre: int, n_layers: int) -> ReceptiveField:
         center=torch.from_numpy(local[center[edges]]),
         neighbor=torch.from_numpy(local[neighbor[edges]]),
         vec=graph.vec.index_select(0, idx),
+        node_attr=None if graph.node_attr is None else graph.node_attr.index_select(0, torch.from_numpy(nodes)),
     )
     return ReceptiveField(graph=sub, nodes=nodes, edges=edges, centre=int(local[centre]),
                           hops=hops[nodes], n_layers=int(n_layers))
