@@ -26,11 +26,12 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SHIPPED: Dict[str, str] = {
     "cu64zr36-ensemble": "cu64zr36_ensemble.pt",
     "cu64zr36-symgnn": "cu64zr36_symgnn.pt",
+    "cu64zr36-symgnn-soap": "cu64zr36_symgnn_soap.pt",
     "cu64zr36-descriptor": "cu64zr36_descriptor.pt",
 }
 #: without ``weights/default.json`` (written by benchmarks/shipped_model.py from the
 #: validation scores), the default is the first of these whose weights are installed
-DEFAULT_ORDER = ("cu64zr36-symgnn", "cu64zr36-ensemble", "cu64zr36-descriptor")
+DEFAULT_ORDER = ("cu64zr36-symgnn", "cu64zr36-ensemble", "cu64zr36-symgnn-soap", "cu64zr36-descriptor")
 
 
 def default_model_name() -> str:
