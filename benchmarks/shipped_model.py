@@ -186,6 +186,13 @@ def main(argv=None) -> int:
                 "test0_rmse_eV": rmse(p["test0"], labels["test0"]), "test1_rmse_eV": rmse(p["test1"], labels["test1"])}
 
     metrics = {n: {**scores(p), "train6_pearson": val_scores[n]} for n, p in test_pred.items()}
+    # report only: does the spread of the ensemble members flag the atoms it gets wrong?
+    spread, error = [], []
+    for t in ("test0", "test1"):
+        members_t = np.stack([test_pred[n][t] for w, n in zip(w_best, order) if w > 0])
+        spread.append(members_t.std(axis=0))
+        error.append(np.abs(test_pred["cu64zr36-ensemble"][t] - labels[t]))
+    spread_corr = pearson(np.concatenate(spread), np.concatenate(error)) if len(members_t) > 1 else float("nan")
     timing = {}
     for n in shipped:
         t0 = time.perf_counter()
@@ -227,6 +234,8 @@ def main(argv=None) -> int:
                   f"| refit alpha, leave-one-glass-out pooled CV Pearson | {r['refit']['alpha']:g}, "
                   f"{r['refit']['cv_pooled_pearson']:.4f} |",
                   f"| predict on test0 (3,000 atoms, incl. graph) (s) | {timing[n]:.2f} |", ""]
+    lines += [f"Uncertainty (report only): Pearson between the ensemble members' spread (std over members) and the "
+              f"ensemble's absolute error on test0+test1: {spread_corr:.3f}.", ""]
     lines += [f"This script after training: {time.perf_counter() - t_start:.0f} s on {hardware()}.", "",
               f"Reproduce: `{command}`"]
     text = "\n".join(lines)
