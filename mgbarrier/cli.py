@@ -207,7 +207,7 @@ def _register_plugins(sub) -> None:
     """Sub-commands that live beside their code (artn-labels, explain, ...)."""
     import importlib
 
-    for mod in ("mgbarrier.artn", "mgbarrier.explain"):
+    for mod in ("mgbarrier.artn", "mgbarrier.explain", "mgbarrier.glass"):
         try:
             m = importlib.import_module(mod)
         except ImportError:
