@@ -313,6 +313,7 @@ def save_run(path: Union[str, Path], run: CoolingRun) -> None:
                                 seed=np.int64(run.seed), wall_s=np.float64(run.wall_s),
                                 settings=np.array(json.dumps(run.settings)))
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)
 
 
