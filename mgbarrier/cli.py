@@ -86,7 +86,8 @@ def cmd_train(args) -> int:
         _require_dscribe()
         cfg.node_feature_dim = soap_dimension(cfg.species, cfg.soap)
     settings = TrainSettings(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
-                             warmup_epochs=min(5, max(1, args.epochs // 10)), ema_decay=args.ema)
+                             warmup_epochs=min(5, max(1, args.epochs // 10)), ema_decay=args.ema,
+                             stop_after=args.stop_after)
     data_info = []
 
     def load(paths, role):
@@ -178,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--species", default=None, help="LAMMPS type -> element for --runs, e.g. 1=Cu,2=Zr")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--run-dir", default=None, help="resumable training state (default: OUTPUT.run/)")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=200, help="length of the schedule (cosine decay to its end)")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="end this run after that epoch, keeping the state (run again, e.g. with other --epochs, to resume)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--k", type=int, default=2, help="transforms per training step")
     p.add_argument("--hidden", type=int, default=64)

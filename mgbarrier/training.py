@@ -51,6 +51,7 @@ class TrainSettings:
     grad_clip: float = 5.0
     seed: int = 0
     threads: Optional[int] = None
+    stop_after: Optional[int] = None  # end this call after that epoch (state kept: a later call resumes)
     extra: dict = field(default_factory=dict)
 
 
@@ -187,7 +188,8 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
 
     if state_path.exists():
         st = _load_state(state_path)
-        if st["config"] != cfg.to_dict():
+        # fields added to the configuration since the state was written take their defaults
+        if type(cfg).from_dict(st["config"]).to_dict() != cfg.to_dict():
             raise MgBarrierError(f"{state_path}: run directory holds a different model configuration; "
                                  "use another --run-dir or delete it")
         net.load_state_dict(st["net"])
@@ -249,6 +251,9 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
             _save_state(state_path, net, ema, opt, cfg, epoch + 1, best, history, wall, mean, std, best_state, rng)
             if improved or epoch + 1 == settings.epochs or not val_set:
                 _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
+            if settings.stop_after and epoch + 1 >= settings.stop_after and epoch + 1 < settings.epochs:
+                log(f"stopping after epoch {epoch + 1} as asked (--stop-after); run again to resume")
+                break
     wall = wall_before + (time.time() - t_start)
     _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}

@@ -255,7 +255,7 @@ def test_train_resume_and_interrupt(tmp_path):
     out = tmp_path / "m.pt"
     args = ["train", "--train", str(tmp_path / "tr.extxyz"), "--val", str(tmp_path / "va.extxyz"), "-o", str(out),
             "--hidden", "16", "--k", "2", "--seed", "3"]
-    assert main(args + ["--epochs", "2"]) == 0
+    assert main(args + ["--epochs", "4", "--stop-after", "2"]) == 0  # a 4-epoch schedule, ended after 2
     ck = load_checkpoint(out)
     assert ck["metadata"]["training"]["epochs"] == 2
     assert len(ck["metadata"]["training"]["data"]) == 2 and "sha256" in ck["metadata"]["training"]["data"][0]
