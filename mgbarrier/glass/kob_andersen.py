@@ -173,6 +173,45 @@ def _setup_commands(s: KASettings) -> List[str]:
     return cmds
 
 
+_PLACED = "# particles placed"
+
+
+def _md_commands(s: KASettings, seed: int) -> List[str]:
+    """Setup, random packing, FIRE, velocities, melt at t_start and the ramp fix (no run of the ramp)."""
+    n, na = s.n_particles, s.n_a
+    cmds = _setup_commands(s) + [
+        f"create_atoms 1 random {na} {seed} NULL overlap 0.7 maxtry 1000",
+        f"create_atoms 2 random {n - na} {seed + 7919} NULL overlap 0.7 maxtry 1000",
+        _PLACED,
+        f"timestep {s.dt}", "fix e2d all enforce2d", "min_style fire",
+        f"minimize {s.fire_etol} {s.fire_ftol} 1000 1000", "reset_timestep 0",
+        f"velocity all create {s.t_start} {seed + 104729} mom yes rot no dist gaussian",
+        "fix mom all momentum 1 linear 1 1 0"]
+    if s.t_equil > 0:
+        cmds += [f"fix nvt all nvt temp {s.t_start} {s.t_start} {s.tdamp}", f"run {s.t_equil} post no",
+                 "unfix nvt", "reset_timestep 0"]
+    cmds.append(f"fix nvt all nvt temp {s.t_start} {s.t_end} {s.tdamp}")
+    return cmds
+
+
+def lammps_script(settings: KASettings, seed: int, dump_every: int = 0) -> str:
+    """The MD of :func:`run_cooling` as a plain LAMMPS input (for the ``lmp`` binary).
+
+    Adds ``run t_cool`` (and, with ``dump_every``, a ``dump custom`` of id, type, x, y every
+    ``dump_every`` steps to ``ka2d.dump``); the inherent structures are not part of it.
+    """
+    s = settings
+    s.check()
+    head = [f"# 2D Kob-Andersen: N {s.n_particles}, density {s.density}, T {s.t_start} -> {s.t_end} "
+            f"over {s.t_cool} steps of {s.dt} tau, seed {seed} (mgbarrier.glass.kob_andersen)"]
+    cmds = [c for c in _md_commands(s, seed) if c != _PLACED and not c.startswith("thermo")]
+    cmds += ["thermo_style custom step temp pe press", "thermo_modify norm yes", f"thermo {max(s.t_cool // 20, 1)}"]
+    if dump_every:
+        cmds.append(f"dump d all custom {int(dump_every)} ka2d.dump id type x y")
+    cmds.append(f"run {s.t_cool}")
+    return "\n".join(head + cmds) + "\n"
+
+
 def _new_lammps():
     from ..lammps import lammps
 
@@ -229,31 +268,20 @@ def run_cooling(settings: KASettings, seed: int, progress: Optional[Callable[[st
     if seed < 1:
         raise MgBarrierError(f"seed: LAMMPS needs a positive seed, got {seed}")
     t_wall = time.perf_counter()
-    n, na = s.n_particles, s.n_a
+    n = s.n_particles
     L = s.box_length
     lmp = _new_lammps()
     old = signal.getsignal(signal.SIGINT)
     try:
-        for c in _setup_commands(s):
+        cmds = _md_commands(s, seed)
+        k = cmds.index(_PLACED)
+        for c in cmds[:k]:
             lmp.command(c)
-        lmp.command(f"create_atoms 1 random {na} {seed} NULL overlap 0.7 maxtry 1000")
-        lmp.command(f"create_atoms 2 random {n - na} {seed + 7919} NULL overlap 0.7 maxtry 1000")
         if int(lmp.get_natoms()) != n:
             raise MgBarrierError(f"LAMMPS: could place only {int(lmp.get_natoms())} of {n} particles "
                                  f"at density {s.density}")
-        lmp.command(f"timestep {s.dt}")
-        lmp.command("fix e2d all enforce2d")
-        lmp.command("min_style fire")
-        lmp.command(f"minimize {s.fire_etol} {s.fire_ftol} 1000 1000")
-        lmp.command("reset_timestep 0")
-        lmp.command(f"velocity all create {s.t_start} {seed + 104729} mom yes rot no dist gaussian")
-        lmp.command("fix mom all momentum 1 linear 1 1 0")
-        if s.t_equil > 0:
-            lmp.command(f"fix nvt all nvt temp {s.t_start} {s.t_start} {s.tdamp}")
-            lmp.command(f"run {s.t_equil} post no")
-            lmp.command("unfix nvt")
-            lmp.command("reset_timestep 0")
-        lmp.command(f"fix nvt all nvt temp {s.t_start} {s.t_end} {s.tdamp}")
+        for c in cmds[k + 1:]:
+            lmp.command(c)
         types = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1)).astype(np.int8).copy()
         minimiser = _Minimiser(s, types)
         steps = s.record_steps()
