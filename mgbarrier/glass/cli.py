@@ -71,7 +71,9 @@ def register_cli(sub) -> None:
     p.add_argument("-o", "--output", default=None, help="JSON report")
     p.add_argument("--plot", default=None, help="figure (PNG)")
     p.add_argument("--k", type=int, default=2, help="nearest neighbours per B particle (default 2)")
-    p.add_argument("--t-max", type=float, default=None, help="only temperatures <= this in the fits")
+    p.add_argument("--tg-t-max", type=float, default=1.0,
+                   help="temperatures <= this in the Tg fits (default 1.0: the supercooled liquid; 0 = all)")
+    p.add_argument("--t-max", type=float, default=None, help="temperatures <= this in the Eq. 12 regressions")
     p.add_argument("--inherent", action="store_true", help="metrics on the inherent structures")
     p.set_defaults(func=cmd_tg)
 
@@ -233,7 +235,8 @@ def cmd_tg(args) -> int:
 
     for o in (args.output, args.plot):
         _check_output(o, [])
-    rep = analyse(args.data, k=args.k, t_max=args.t_max, inherent=args.inherent, log=_log)
+    rep = analyse(args.data, k=args.k, tg_t_max=args.tg_t_max or None, t_max=args.t_max, inherent=args.inherent,
+                  log=_log)
     for line in summary_lines(rep):
         print(line)
     if args.output:
