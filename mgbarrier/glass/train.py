@@ -234,6 +234,9 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
         start_epoch, history, best, best_state, wall_before = (st["epoch"], st["history"], st["best"],
                                                                st["best_state"], st["wall"])
         log(f"resuming from {state_path} at epoch {start_epoch}/{settings.epochs}")
+    if val_set and len({c.label for c in val_set}) < 2:
+        log(f"validation set has only one class ({len(val_set)} configurations): no AUC; the last epoch is kept")
+        val_set = []
     meta = dict(metadata or {})
     n_train = len(train_set)
     per_epoch = n_train * max(int(settings.windows_per_config), 1)
