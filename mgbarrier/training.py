@@ -12,22 +12,21 @@ from __future__ import annotations
 import copy
 import math
 import platform
-import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from ase import Atoms
 
 from . import __version__
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
 from .errors import MgBarrierError
 from .graph import Graph
+from .interrupt import GracefulInterrupt
 from .metrics import pearson
 from .model import count_parameters
 from .networks import NetworkConfig, build_network, network_kind
@@ -74,33 +73,6 @@ def make_labelled_graph(atoms: Atoms, cfg: NetworkConfig, name: str) -> Labelled
     if lg.n_labelled == 0:
         raise MgBarrierError(f"{name}: no finite barrier labels")
     return lg
-
-
-class _Interrupt:
-    """SIGINT/SIGTERM -> a flag checked between steps (second Ctrl-C aborts at once)."""
-
-    def __init__(self):
-        self.flag = False
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not in the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.flag:
-            raise KeyboardInterrupt
-        self.flag = True
-        print("\ninterrupt: finishing this step and saving (Ctrl-C again to abort)", file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
 
 
 class TrainingInterrupted(Exception):
@@ -211,7 +183,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     t_start = time.time()
     steps_per_epoch = len(train_set)
     net.train()
-    with _Interrupt() as stop:
+    with GracefulInterrupt() as stop:
         for epoch in range(start_epoch, settings.epochs):
             t0 = time.time()
             losses = []

@@ -20,7 +20,6 @@ import copy
 import json
 import math
 import platform
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from ..errors import MgBarrierError
+from ..interrupt import GracefulInterrupt
 from .datasets import Config
 from .dmpnn import DMPNN, DMPNNConfig, count_parameters
 from .windows import batch_from_configs, collate, window_graph
@@ -66,34 +66,6 @@ class TrainSettings:
 
 class TrainingInterrupted(Exception):
     """Raised after Ctrl-C once the state is saved; the message is the state file."""
-
-
-class _Interrupt:
-    """SIGINT/SIGTERM -> a flag checked between steps (a second Ctrl-C aborts at once)."""
-
-    def __init__(self, log):
-        self.flag = False
-        self._old = {}
-        self._log = log
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.flag:
-            raise KeyboardInterrupt
-        self.flag = True
-        self._log("interrupt: finishing this step and saving (Ctrl-C again to abort)")
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
 
 
 def lr_at(epoch_float: float, s: TrainSettings) -> float:
@@ -254,7 +226,7 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
                         python=platform.python_version())
         save_classifier(output, net, best_state, meta_out)
 
-    with _Interrupt(log) as stop:
+    with GracefulInterrupt(log) as stop:
         for epoch in range(start_epoch, settings.epochs):
             t0 = time.time()
             order = rng.permutation(per_epoch) % n_train
