@@ -150,7 +150,10 @@ def main(argv=None) -> int:
         state = {k: v.clone() for k, v in (refit_net if use_refit else sym.net).state_dict().items()}
         meta = copy.deepcopy(ck["metadata"])
         meta.update({"description": description, "mgbarrier_version": __version__, "created": created})
-        meta.setdefault("training", {}).update({"protocol": protocol, "command": command,
+        tr = meta.setdefault("training", {})
+        if "command" in tr:
+            tr["train_command"] = tr["command"]  # the last `mgbarrier train` call of the run (history has all epochs)
+        tr.update({"protocol": protocol, "command": command,
                                                 "refit": {**rep, "used": bool(use_refit), "train6_before": val_before,
                                                           "train6_after": val_refit}})
         ship = {"kind": "symgnn", "config": ck["config"], "label_mean": ck["label_mean"],

@@ -181,10 +181,11 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
         f"({sum(lg.n_labelled for lg in train_set)} labelled atoms), validating on "
         f"{', '.join(lg.name for lg in val_set) or 'nothing'}; {torch.get_num_threads()} threads")
     t_start = time.time()
+    last = min(settings.epochs, settings.stop_after) if settings.stop_after else settings.epochs
     steps_per_epoch = len(train_set)
     net.train()
     with GracefulInterrupt() as stop:
-        for epoch in range(start_epoch, settings.epochs):
+        for epoch in range(start_epoch, last):
             t0 = time.time()
             losses = []
             for s, gi in enumerate(rng.permutation(len(train_set))):
@@ -206,6 +207,8 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
                     break
             if stop.flag:
                 log(f"stopped during epoch {epoch + 1}; state kept at epoch {epoch} in {state_path}")
+                _write_model(output, cfg, best_state, mean, std, meta, best, history, settings,
+                             wall_before + (time.time() - t_start))
                 raise TrainingInterrupted(str(state_path))
             metrics = evaluate(ema, val_set, mean, std) if val_set else {"pearson": float("nan")}
             dt = time.time() - t0
@@ -223,10 +226,9 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
             _save_state(state_path, net, ema, opt, cfg, epoch + 1, best, history, wall, mean, std, best_state, rng)
             if improved or epoch + 1 == settings.epochs or not val_set:
                 _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
-            if settings.stop_after and epoch + 1 >= settings.stop_after and epoch + 1 < settings.epochs:
-                log(f"stopping after epoch {epoch + 1} as asked (--stop-after); run again to resume")
-                break
     wall = wall_before + (time.time() - t_start)
+    if last < settings.epochs:
+        log(f"stopped after epoch {last} as asked (--stop-after); run again to resume")
     _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
 
