@@ -11,6 +11,7 @@ is the same glass).  Only the structure of test0 is used, never its labels.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -41,9 +42,13 @@ def main(argv=None) -> int:
     if not args.structure.exists():
         print(f"predict_speed: {args.structure}: not found (the shared dataset is needed)", file=sys.stderr)
         return 2
+    t0 = time.perf_counter()
     model = load_model(args.model)
+    t_load = time.perf_counter() - t0
     base = read_symgnn_pickle(args.structure)
+    t0 = time.perf_counter()
     base_pred = model.predict(base)
+    t_first = time.perf_counter() - t0
     rows = []
     for n in args.sizes:
         atoms = base.repeat((n, n, n))
@@ -59,11 +64,12 @@ def main(argv=None) -> int:
     name = getattr(model, "path", args.model)
     lines = [f"Model: `{Path(str(name)).name}` ({getattr(model, 'kind', '?')}); torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; {hardware()}", "",
+             f"load_model: {t_load:.2f} s; first predict on {len(base):,} atoms: {t_first:.2f} s.", "",
              "| atoms | predict (s) | atoms/s | max |tiled - test0| (eV) | peak RSS so far (MB) |",
              "|---:|---:|---:|---:|---:|"]
     for n_atoms, t, rate, dev, rss in rows:
         lines.append(f"| {n_atoms:,} | {t:.3f} | {rate:,.0f} | {dev:.1e} | {rss:,.0f} |")
-    lines += ["", "Reproduce: `OMP_NUM_THREADS=2 python benchmarks/predict_speed.py"
+    lines += ["", f"Reproduce: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/predict_speed.py"
               + (f" --model {args.model}" if args.model else "") + "`"]
     print("\n".join(lines))
     return 0

@@ -175,17 +175,29 @@ class EGATLayer(nn.Module):
         self.proj_edge_message = nn.Linear(edge_dim, node_dim)
         self.attn = nn.Parameter(torch.randn(heads, edge_dim // heads) / math.sqrt(edge_dim // heads))
 
-    def forward(self, h: torch.Tensor, e: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor,
-                weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        n = h.shape[0]
-        f = self.proj_center(h).index_select(0, center) + self.proj_neighbor(h).index_select(0, neighbor)
+    def project(self, h: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Node-level projections (A_c h, A_n h, W h), each (N, ·), shared by all edges."""
+        return self.proj_center(h), self.proj_neighbor(h), self.proj_message(h)
+
+    def propagate(self, proj: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], e: torch.Tensor,
+                  center: torch.Tensor, neighbor: torch.Tensor, weight: torch.Tensor,
+                  num_nodes: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Edge part for the given edges: messages summed into (num_nodes, Dn) and the new edge
+        states (E, De).  ``center`` indexes rows of ``proj[0]`` and of the output; when
+        the edges are all edges of a block of atoms, the caller may pass the block's rows."""
+        pc, pn, pm = proj
+        f = pc.index_select(0, center) + pn.index_select(0, neighbor)
         f = torch.nn.functional.silu(f + self.proj_edge(e))  # (E, De)
         logits = (f.view(-1, self.heads, self.edge_dim // self.heads) * self.attn).sum(-1)  # (E, H)
-        alpha = segment_softmax(logits, center, n) * weight.unsqueeze(1)
-        msg = self.proj_message(h).index_select(0, neighbor) + self.proj_edge_message(f)
+        alpha = segment_softmax(logits, center, num_nodes) * weight.unsqueeze(1)
+        msg = pm.index_select(0, neighbor) + self.proj_edge_message(f)
         msg = (msg.view(-1, self.heads, self.node_dim // self.heads) * alpha.unsqueeze(-1)).view(-1, self.node_dim)
-        out = torch.zeros((n, self.node_dim), dtype=h.dtype, device=h.device).index_add_(0, center, msg)
+        out = torch.zeros((num_nodes, self.node_dim), dtype=msg.dtype, device=msg.device).index_add_(0, center, msg)
         return out, f
+
+    def forward(self, h: torch.Tensor, e: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor,
+                weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.propagate(self.project(h), e, center, neighbor, weight, h.shape[0])
 
 
 class Standardize(nn.Module):

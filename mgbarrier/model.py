@@ -200,10 +200,22 @@ class SymGNN(nn.Module):
         return env * scale.index_select(0, g.center)
 
     # -- forward -------------------------------------------------------------------------
+    #: without gradients, graphs with more edges than this are processed in slices of about
+    #: this many edges (whole atoms at a time): memory O(E · edge_hidden) instead of
+    #: O(E · hidden · several) and cache-sized temporaries; results equal to float rounding
+    inference_edge_chunk = 1 << 16
+
     def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
         every message (GNNExplainer)."""
-        e = self.edge_embedding(g.vec)
+        chunked = not torch.is_grad_enabled() and g.num_edges > self.inference_edge_chunk
+        if chunked:
+            g, edge_mask = _sorted_by_center(g, edge_mask)
+            slices = _atom_aligned_slices(g.center, self.inference_edge_chunk)
+            e = torch.cat([self.edge_embedding(g.vec[s]) for s in slices])
+        else:
+            slices = [slice(0, g.num_edges)]
+            e = self.edge_embedding(g.vec)
         h = self.species_embedding(g.species)
         if self.cfg.node_features != "species":
             if g.node_attr is None:
@@ -213,9 +225,20 @@ class SymGNN(nn.Module):
         states = [h]
         for k, layer in enumerate(self.layers):
             hn = self.node_norms[k](h)
-            m, f = layer(hn, self.edge_norms[k](e), g.center, g.neighbor, weight)
+            proj = layer.project(hn)
+            if chunked:  # each slice holds all edges of atoms lo..hi: scatter into those rows only
+                m = torch.empty_like(hn)
+                for sl in slices:
+                    lo, hi = int(g.center[sl.start]), int(g.center[sl.stop - 1]) + 1
+                    block = (proj[0][lo:hi], proj[1], proj[2])
+                    m[lo:hi], f = layer.propagate(block, self.edge_norms[k](e[sl]), g.center[sl] - lo,
+                                                  g.neighbor[sl], weight[sl], hi - lo)
+                    e[sl] += self.edge_updates[k](f)
+                m[_atoms_without_edges(g)] = 0.0
+            else:
+                m, f = layer.propagate(proj, self.edge_norms[k](e), g.center, g.neighbor, weight, h.shape[0])
+                e = e + self.drop(self.edge_updates[k](f))
             h = h + self.drop(self.node_updates[k](torch.cat([hn, self.message_scales[k](m)], dim=1)))
-            e = e + self.drop(self.edge_updates[k](f))
             states.append(h)
         return self.decoder(torch.cat(states, dim=1)).squeeze(1)
 
@@ -233,6 +256,32 @@ class SymGNN(nn.Module):
             for s in scales:
                 s.calibrating = False
             self.train(was)
+
+
+def _sorted_by_center(g: Graph, edge_mask: Optional[torch.Tensor]):
+    """The same graph with its edges ordered by centre atom (stable)."""
+    if g.num_edges < 2 or bool((g.center[1:] >= g.center[:-1]).all()):
+        return g, edge_mask
+    order = torch.argsort(g.center, stable=True)
+    sg = Graph(g.species, g.center[order], g.neighbor[order], g.vec[order], g.node_attr)
+    return sg, None if edge_mask is None else edge_mask[order]
+
+
+def _atoms_without_edges(g: Graph) -> torch.Tensor:
+    """(N,) bool: atoms that are no edge's centre (no neighbour within the cutoff)."""
+    has = torch.zeros(g.num_nodes, dtype=torch.bool, device=g.center.device)
+    has[g.center] = True
+    return ~has
+
+
+def _atom_aligned_slices(center: torch.Tensor, chunk: int) -> List[slice]:
+    """Slices of about ``chunk`` edges of a centre-sorted edge list that never split an atom's edges."""
+    c = center.cpu().numpy()
+    n = len(c)
+    cuts = np.arange(chunk, n, chunk)
+    cuts = np.unique(np.searchsorted(c, c[cuts - 1], side="right"))
+    bounds = [0] + [int(x) for x in cuts if 0 < x < n] + [n]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def count_parameters(model: nn.Module) -> int:

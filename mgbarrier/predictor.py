@@ -94,6 +94,10 @@ class SymGNNPredictor:
             first = str(exc).strip().splitlines()[0]
             raise MgBarrierError(f"{path}: weights do not match the stored architecture ({first[:160]})") from None
         self.net.to(self.device).eval()
+        if isinstance(self.config, SymGNNConfig) and self.config.edge_mode == "haar" \
+                and self.config.symmetrize == "learned":
+            with torch.no_grad():
+                self.net.haar_table()  # built once here (~1 s), so that predict() is fast from the first call
         self._lock = threading.Lock()
 
     @property
