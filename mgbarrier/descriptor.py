@@ -43,8 +43,10 @@ DEFAULT_CONFIG: Dict = {
 }
 #: default ridge grid: 10^-4 ... 10^6 in half decades (features standardised over ~5e4 rows)
 DEFAULT_ALPHAS = tuple(float(10.0 ** e) for e in np.arange(-4.0, 6.01, 0.5))
-#: atoms per SOAP call at prediction time (bounds peak memory: ~CHUNK * n_soap * 8 bytes)
-CHUNK = 20000
+#: structures with more atoms than this get their SOAP rows block by block (see
+#: :meth:`Featurizer.soap_blocks`): dscribe's memory grows with centres × atoms (11 GB for
+#: 24,000 atoms in one call), a block's with its own few thousand atoms
+CHUNK = 3000
 
 
 def _require_dscribe():
@@ -101,6 +103,50 @@ class Featurizer:
         c = None if centers is None else [int(k) for k in centers]
         X = self._soap[periodic].create(ready, centers=c, n_jobs=1)
         return np.asarray(X, dtype=np.float64).reshape(-1, self.n_soap)
+
+    def soap_blocks(self, ready: Atoms):
+        """Yield ``(indices, rows)``: SOAP rows (len(indices), n_soap) float64 for all atoms,
+        a spatial block of about CHUNK atoms at a time.
+
+        Each block is computed on a non-periodic cluster of the block's atoms and every
+        periodic image of an atom within dscribe's reach (r_cut plus its Gaussian padding)
+        of them, which gives the same rows as the whole structure at bounded memory.
+        """
+        n = len(ready)
+        if n <= CHUNK:
+            yield np.arange(n), self.soap(ready)
+            return
+        s = self._soap[True]
+        reach = float(self.config["soap"]["r_cut"]) + float(s.get_cutoff_padding()) + 0.5
+        i, j, D = neighbour_pairs(ready, reach)
+        pos = ready.get_positions()
+        numbers = ready.numbers
+        # blocks: cells of a grid in fractional coordinates, ~CHUNK atoms each
+        m = max(1, int(round((n / CHUNK) ** (1.0 / 3.0))))
+        frac = ready.cell.scaled_positions(pos) if ready.cell.rank == 3 else np.zeros((n, 3))
+        cell_of = np.clip((frac % 1.0 * m).astype(int), 0, m - 1)
+        block_of = (cell_of[:, 0] * m + cell_of[:, 1]) * m + cell_of[:, 2]
+        atoms_by_block = np.argsort(block_of, kind="stable")
+        starts = np.searchsorted(block_of[atoms_by_block], np.arange(m ** 3 + 1))
+        pairs_by_block = np.argsort(block_of[i], kind="stable")
+        pstarts = np.searchsorted(block_of[i][pairs_by_block], np.arange(m ** 3 + 1))
+        for b in range(m ** 3):
+            idx = atoms_by_block[starts[b]:starts[b + 1]]
+            if len(idx) == 0:
+                continue
+            sel = pairs_by_block[pstarts[b]:pstarts[b + 1]]
+            img = pos[i[sel]] + D[sel]  # neighbour images, Å
+            inside = np.zeros(n, dtype=bool)
+            inside[idx] = True
+            # an image is the block atom itself unless it is a periodic copy: compare positions
+            own = inside[j[sel]] & (np.abs(img - pos[j[sel]]).max(axis=1) < 1e-6)
+            key = np.round(img[~own], 4)
+            _, first = np.unique(key, axis=0, return_index=True)
+            halo = np.sort(np.flatnonzero(~own)[first])
+            cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[sel][halo]]]),
+                            positions=np.concatenate([pos[idx], img[halo]]), pbc=False)
+            rows = self._soap[False].create(cluster, centers=list(range(len(idx))), n_jobs=1)
+            yield idx, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
     def averaging(self, atoms: Atoms):
         """Row-normalised scipy.sparse CSR matrices W_R (N, N), one per smoothing length."""
@@ -301,9 +347,8 @@ class DescriptorPredictor:
         ready, flag = self._fz.prepare(atoms)
         n = len(ready)
         P = np.empty((n, self._proj.shape[1]))
-        for a in range(0, n, CHUNK):
-            centers = range(a, min(n, a + CHUNK))
-            P[a:a + len(centers)] = self._fz.soap(ready, None if n <= CHUNK else centers) @ self._proj
+        for idx, rows in self._fz.soap_blocks(ready):
+            P[idx] = rows @ self._proj
         z = P[:, 0] + self._w_flag * flag + self._const
         for k, W in enumerate(self._fz.averaging(ready)):
             z += W @ P[:, k + 1]

@@ -35,7 +35,10 @@ def soap_features(atoms: Atoms, species, soap: Dict) -> np.ndarray:
     """(N, F) float32 SOAP power spectrum of every atom (see module doc)."""
     fz = _featurizer(tuple(species), tuple(sorted(soap.items())))
     ready, _ = fz.prepare(atoms)
-    return fz.soap(ready).astype(np.float32)
+    out = np.empty((len(ready), fz.n_soap), dtype=np.float32)
+    for idx, rows in fz.soap_blocks(ready):  # spatial blocks: bounded peak memory
+        out[idx] = rows
+    return out
 
 
 def model_graph(atoms: Atoms, cfg, source: str = "") -> Graph:

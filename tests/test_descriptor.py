@@ -88,8 +88,14 @@ def test_prediction_equals_full_feature_path(fitted, monkeypatch):
     ref = ref * model.label_std + model.label_mean
     p = model.predict(a)
     np.testing.assert_allclose(p, ref, rtol=0, atol=1e-6)
-    monkeypatch.setattr(d, "CHUNK", 25)  # several SOAP calls with explicit centres
-    np.testing.assert_allclose(model.predict(a), p, rtol=0, atol=1e-10)
+    monkeypatch.setattr(d, "CHUNK", 25)  # spatial blocks on clusters with periodic images
+    np.testing.assert_allclose(model.predict(a), p, rtol=0, atol=1e-8)
+    tri = a.copy()  # and in a triclinic cell
+    tri.set_cell(a.cell.array + np.array([[0, 0, 0], [3.0, 0, 0], [1.0, 2.0, 0]]), scale_atoms=True)
+    monkeypatch.setattr(d, "CHUNK", 10 ** 9)
+    whole = model.predict(tri)
+    monkeypatch.setattr(d, "CHUNK", 25)
+    np.testing.assert_allclose(model.predict(tri), whole, rtol=0, atol=1e-8)
 
 
 def test_rotation_translation_permutation_invariance(fitted):
