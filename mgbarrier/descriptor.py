@@ -23,8 +23,9 @@ dscribe is an optional dependency: ``pip install 'mgbarrier[descriptor]'``.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -47,6 +48,35 @@ DEFAULT_ALPHAS = tuple(float(10.0 ** e) for e in np.arange(-4.0, 6.01, 0.5))
 #: :meth:`Featurizer.soap_blocks`): dscribe's memory grows with centres × atoms (11 GB for
 #: 24,000 atoms in one call), a block's with its own few thousand atoms
 CHUNK = 3000
+
+#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure of at most CHUNK
+#: atoms, keyed by settings and structure (``None`` outside: nothing is kept between calls)
+_SHARED_SOAP: Optional[Dict[str, Any]] = None
+
+
+@contextmanager
+def shared_soap_rows():
+    """Within this block, models with the same SOAP settings compute the SOAP rows of a
+    structure (at most CHUNK atoms) once: an ensemble of a SOAP-SymGNN and the descriptor
+    model pays for SOAP once per prediction.  Nothing is kept after the block."""
+    global _SHARED_SOAP
+    outer = _SHARED_SOAP
+    if outer is None:
+        _SHARED_SOAP = {"key": None, "rows": None}
+    try:
+        yield
+    finally:
+        if outer is None:
+            _SHARED_SOAP = None
+
+
+def _soap_key(settings: Dict, species: Sequence[str], ready: Atoms) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(repr((sorted(settings.items()), list(species))).encode(), digest_size=16)
+    for a in (ready.get_positions(), ready.numbers, np.asarray(ready.cell), ready.pbc):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _require_dscribe():
@@ -114,7 +144,16 @@ class Featurizer:
         """
         n = len(ready)
         if n <= CHUNK:
-            yield np.arange(n), self.soap(ready)
+            memo = _SHARED_SOAP
+            if memo is None:
+                yield np.arange(n), self.soap(ready)
+                return
+            key = _soap_key(self.config["soap"], self.species, ready)
+            if memo["key"] != key:
+                rows = self.soap(ready)
+                rows.setflags(write=False)  # shared between callers
+                memo.update(key=key, rows=rows)
+            yield np.arange(n), memo["rows"]
             return
         s = self._soap[True]
         reach = float(self.config["soap"]["r_cut"]) + float(s.get_cutoff_padding()) + 0.5

@@ -67,7 +67,10 @@ class EnsemblePredictor:
 
     def predict_members(self, atoms: Atoms) -> np.ndarray:
         """(K, N) member predictions, eV."""
-        return np.stack([m.predict(atoms) for m in self.members])
+        from .descriptor import shared_soap_rows  # members with equal SOAP settings share the rows
+
+        with shared_soap_rows():
+            return np.stack([m.predict(atoms) for m in self.members])
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,). Deterministic."""

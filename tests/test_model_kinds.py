@@ -144,3 +144,30 @@ def model_graph_of(model, atoms):
     from mgbarrier.node_features import model_graph
 
     return model_graph(atoms, model.config)
+
+
+def test_shared_soap_rows_computes_once_and_keeps_nothing(monkeypatch):
+    """Inside ``shared_soap_rows`` two featurisers with equal SOAP settings call dscribe once
+    per structure, get the same rows as without sharing, and no rows outlive the block."""
+    pytest.importorskip("dscribe")
+    import mgbarrier.descriptor as D
+    from mgbarrier.node_features import soap_features
+
+    settings = dict(D.DEFAULT_CONFIG["soap"], n_max=2, l_max=2)
+    fz = D.Featurizer(dict(D.DEFAULT_CONFIG, soap=settings))
+    glass, other = make_glass(seed=5), make_glass(seed=6)
+    plain = soap_features(glass, ["Cu", "Zr"], settings)
+    calls = []
+    real = D.Featurizer.soap
+    monkeypatch.setattr(D.Featurizer, "soap", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    with D.shared_soap_rows():
+        a = soap_features(glass, ["Cu", "Zr"], settings)
+        ready, _ = fz.prepare(glass)
+        (_, b), = list(fz.soap_blocks(ready))
+        c = soap_features(other, ["Cu", "Zr"], settings)
+    assert len(calls) == 2  # glass once, the other structure once
+    assert np.array_equal(a, plain) and np.allclose(b, plain, atol=1e-6)
+    assert not np.allclose(c, plain)
+    assert D._SHARED_SOAP is None
+    soap_features(glass, ["Cu", "Zr"], settings)
+    assert len(calls) == 3  # outside the block: computed again
