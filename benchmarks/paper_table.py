@@ -33,13 +33,15 @@ from descriptor_model import DEFAULT_DATA, hardware  # noqa: E402
 #: the paper's Table 3 (pooled test Pearson, Cu64Zr36; its epochs were selected on the test set)
 PAPER = {"mlp": "0.058 ± 0.013", "gcn": "0.512 ± 0.051", "egnn": "0.259 ± 0.008", "egat-length": "0.726 ± 0.006",
          "schnet": "0.759 ± 0.009", "mgcn": "0.735 ± 0.007", "faenet": "0.660 ± 0.022",
-         "symgnn": "0.786 ± 0.006", "symgnn-nosym": "0.267 ± 0.037", "symgnn-fixed3": "0.661 ± 0.029"}
+         "symgnn": "0.786 ± 0.006", "symgnn-nosym": "0.267 ± 0.037", "symgnn-rawd": "0.267 ± 0.037",
+         "symgnn-fixed3": "0.661 ± 0.029"}
 LABELS = {"symgnn": "SymGNN (learned von Mises transforms, k=2; exact O(3) average at inference)",
-          "symgnn-nosym": "SymGNN without symmetrisation (raw d)",
+          "symgnn-nosym": "SymGNN without symmetrisation (raw d beside a radial basis of |d|)",
+          "symgnn-rawd": "SymGNN without symmetrisation, encoder on raw d only (the paper's ablation; the cut-off envelope still weights attention)",
           "symgnn-fixed3": "SymGNN, three fixed transforms (\"data augmentation\")",
           "egat-length": "EGAT with edge length only",
           "schnet": "SchNet (continuous-filter convolutions)",
-          "gcn": "GCN with edge features (raw d)",
+          "gcn": "GCN with edge features (MLP messages of [h_j, raw d])",
           "mlp": "MLP on species only",
           "descriptor": "SOAP + neighbour averages + ridge (descriptor model)"}
 ROWS = list(LABELS)
@@ -51,7 +53,10 @@ def network_config(row: str, quick: bool):
 
     small = dict(hidden=16, edge_hidden=8, encoder_hidden=16, heads=(2, 1), lebedev_order=17,
                  radial_points=128) if quick else {}
-    sym = {"symgnn": "learned", "symgnn-nosym": "none", "symgnn-fixed3": "fixed3", "egat-length": "length"}
+    sym = {"symgnn": "learned", "symgnn-nosym": "none", "symgnn-rawd": "none", "symgnn-fixed3": "fixed3",
+           "egat-length": "length"}
+    if row == "symgnn-rawd":  # no invariant radial input: the encoder sees d alone, full-size
+        return SymGNNConfig(symmetrize="none", radial_basis=0, direction_init_scale=1.0, **small)
     if row in sym:
         return SymGNNConfig(symmetrize=sym[row], **small)
     return BaselineConfig(arch=row, **({"hidden": 16, "layers": 2} if quick else {}))

@@ -94,14 +94,15 @@ class SchNet(nn.Module):
 
 
 class EdgeGCN(nn.Module):
-    """Mean-aggregated graph convolution on [h_j, d_ij]; not rotation invariant."""
+    """Mean-aggregated graph convolution with messages MLP([h_j, d_ij / cutoff]) (two layers);
+    not rotation invariant."""
 
     def __init__(self, cfg: BaselineConfig):
         super().__init__()
         self.cfg = cfg
         h = cfg.hidden
         self.embedding = nn.Embedding(len(cfg.species), h)
-        self.convs = nn.ModuleList(nn.Linear(h + 3, h) for _ in range(cfg.layers))
+        self.convs = nn.ModuleList(mlp([h + 3, h, h]) for _ in range(cfg.layers))
         self.norms = nn.ModuleList(nn.LayerNorm(h) for _ in range(cfg.layers))
         self.decoder = _zero_last(mlp([h, h, 1]))
 

@@ -142,6 +142,8 @@ class SymGNN(nn.Module):
     def _rbf(self, r: torch.Tensor) -> torch.Tensor:
         """(E,) distances Å -> (E, radial_basis) Gaussians on 0..cutoff."""
         n = self.cfg.radial_basis
+        if n == 0:  # the raw-d ablation: no radial input
+            return r.new_zeros(r.shape + (0,))
         centers = torch.linspace(0.0, self.cfg.cutoff, n, dtype=r.dtype, device=r.device)
         width = self.cfg.cutoff / (n - 1)
         return torch.exp(-(((r.unsqueeze(-1) - centers) / width) ** 2))
