@@ -49,15 +49,17 @@ DEFAULT_ALPHAS = tuple(float(10.0 ** e) for e in np.arange(-4.0, 6.01, 0.5))
 #: 24,000 atoms in one call), a block's with its own few thousand atoms
 CHUNK = 3000
 
-#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure of at most CHUNK
-#: atoms, keyed by settings and structure (``None`` outside: nothing is kept between calls)
+#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure of at most
+#: SHARED_MAX_ATOMS atoms (4.4 kB per atom), keyed by settings and structure (``None``
+#: outside: nothing is kept between calls)
+SHARED_MAX_ATOMS = 50_000
 _SHARED_SOAP: Optional[Dict[str, Any]] = None
 
 
 @contextmanager
 def shared_soap_rows():
     """Within this block, models with the same SOAP settings compute the SOAP rows of a
-    structure (at most CHUNK atoms) once: an ensemble of a SOAP-SymGNN and the descriptor
+    structure (at most SHARED_MAX_ATOMS atoms) once: an ensemble of a SOAP-SymGNN and the descriptor
     model pays for SOAP once per prediction.  Nothing is kept after the block."""
     global _SHARED_SOAP
     outer = _SHARED_SOAP
@@ -130,7 +132,8 @@ class Featurizer:
     def soap(self, ready: Atoms, centers: Optional[Sequence[int]] = None) -> np.ndarray:
         """SOAP rows (len(centers) or N, n_soap) float64."""
         periodic = bool(np.any(ready.pbc))
-        c = None if centers is None else [int(k) for k in centers]
+        # centres as positions: dscribe copies the whole position array per integer index
+        c = None if centers is None else ready.positions[np.asarray(centers, dtype=int)]
         X = self._soap[periodic].create(ready, centers=c, n_jobs=1)
         return np.asarray(X, dtype=np.float64).reshape(-1, self.n_soap)
 
@@ -141,19 +144,28 @@ class Featurizer:
         Each block is computed on a non-periodic cluster of the block's atoms and every
         periodic image of an atom within dscribe's reach (r_cut plus its Gaussian padding)
         of them, which gives the same rows as the whole structure at bounded memory.
+        Inside :func:`shared_soap_rows`, structures of at most SHARED_MAX_ATOMS atoms are
+        computed once and yielded whole (read-only) to every featuriser with these settings.
         """
         n = len(ready)
+        memo = _SHARED_SOAP
+        if memo is None or n > SHARED_MAX_ATOMS:
+            yield from self._soap_blocks(ready)
+            return
+        key = _soap_key(self.config["soap"], self.species, ready)
+        if memo["key"] != key:
+            memo.update(key=None, rows=None)  # release the previous structure's rows first
+            rows = np.empty((n, self.n_soap))
+            for idx, r in self._soap_blocks(ready):
+                rows[idx] = r
+            rows.setflags(write=False)  # shared between callers
+            memo.update(key=key, rows=rows)
+        yield np.arange(n), memo["rows"]
+
+    def _soap_blocks(self, ready: Atoms):
+        n = len(ready)
         if n <= CHUNK:
-            memo = _SHARED_SOAP
-            if memo is None:
-                yield np.arange(n), self.soap(ready)
-                return
-            key = _soap_key(self.config["soap"], self.species, ready)
-            if memo["key"] != key:
-                rows = self.soap(ready)
-                rows.setflags(write=False)  # shared between callers
-                memo.update(key=key, rows=rows)
-            yield np.arange(n), memo["rows"]
+            yield np.arange(n), self.soap(ready)
             return
         s = self._soap[True]
         reach = float(self.config["soap"]["r_cut"]) + float(s.get_cutoff_padding()) + 0.5
@@ -184,7 +196,7 @@ class Featurizer:
             halo = np.sort(np.flatnonzero(~own)[first])
             cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[sel][halo]]]),
                             positions=np.concatenate([pos[idx], img[halo]]), pbc=False)
-            rows = self._soap[False].create(cluster, centers=list(range(len(idx))), n_jobs=1)
+            rows = self._soap[False].create(cluster, centers=cluster.positions[:len(idx)], n_jobs=1)
             yield idx, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
     def averaging(self, atoms: Atoms):

@@ -171,3 +171,15 @@ def test_shared_soap_rows_computes_once_and_keeps_nothing(monkeypatch):
     assert D._SHARED_SOAP is None
     soap_features(glass, ["Cu", "Zr"], settings)
     assert len(calls) == 3  # outside the block: computed again
+    # a structure computed in spatial blocks is shared whole, with the same rows
+    monkeypatch.setattr(D, "CHUNK", len(glass) // 8)
+    blocks = []
+    real_blocks = D.Featurizer._soap_blocks
+    monkeypatch.setattr(D.Featurizer, "_soap_blocks",
+                        lambda self, r: (blocks.append(b[0]) or b for b in real_blocks(self, r)))
+    with D.shared_soap_rows():
+        d = soap_features(glass, ["Cu", "Zr"], settings)
+        n_blocks = len(blocks)
+        (_, e), = list(fz.soap_blocks(ready))
+    assert n_blocks > 1 and len(blocks) == n_blocks
+    assert np.allclose(d, plain, atol=1e-5) and np.allclose(e, plain, atol=1e-6)
