@@ -10,11 +10,12 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
 from . import __version__
-from .errors import MgBarrierError
+from .errors import MgBarrierError, MgBarrierWarning
 
 
 def _frames(text: Optional[str]) -> Optional[slice]:
@@ -219,11 +220,21 @@ def _register_plugins(sub) -> None:
             m.register_cli(sub)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line on stderr; others in Python's format."""
+    if issubclass(category, MgBarrierWarning):
+        print(f"mgbarrier: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except MgBarrierError as exc:
         print(f"mgbarrier: error: {exc}", file=sys.stderr)
         return 2

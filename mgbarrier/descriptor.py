@@ -23,6 +23,7 @@ dscribe is an optional dependency: ``pip install 'mgbarrier[descriptor]'``.
 from __future__ import annotations
 
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -403,6 +404,7 @@ class DescriptorPredictor:
         z = P[:, 0] + self._w_flag * flag + self._const
         for k, W in enumerate(self._fz.averaging(ready)):
             z += W @ P[:, k + 1]
+        _warn_if_far(z, atoms.info.get("source", "") or "structure", self.label_mean, self.label_std)
         return z * self.label_std + self.label_mean
 
     def describe(self) -> str:
@@ -411,6 +413,26 @@ class DescriptorPredictor:
         return format_card(self) + "\n" + f"settings   : SOAP {self.config['soap']}, averaging R = " \
             f"{self.config['smoothing_lengths']} Å within {self.config['average_cutoff']} Å, " \
             f"ridge alpha = {self.config.get('alpha')}"
+
+
+#: predictions further than this many training-label standard deviations from the training
+#: mean (about ±1.8 eV around 1.6 eV for Cu64Zr36) mean the structure is unlike the training glasses
+FAR_Z = 6.0
+
+
+def _warn_if_far(z: np.ndarray, source: str, mean: float, std: float) -> None:
+    """Warn (:class:`MgBarrierWarning`) when standardised predictions ``z`` (N,) leave
+    ±FAR_Z: the ridge model is linear in SOAP and extrapolates without bound."""
+    far = np.abs(z) > FAR_Z
+    if far.any():
+        from .errors import MgBarrierWarning
+
+        lo, hi = mean - FAR_Z * std, mean + FAR_Z * std
+        warnings.warn(MgBarrierWarning(
+            f"{source}: {int(far.sum())} of {z.size} atoms have predicted barriers outside "
+            f"{lo:.2f}..{hi:.2f} eV (training mean ± {FAR_Z:g} std): the structure is unlike the "
+            f"training glasses and the descriptor model extrapolates; do not trust these values"),
+            stacklevel=3)
 
 
 def _register() -> None:

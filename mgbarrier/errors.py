@@ -6,3 +6,8 @@ class MgBarrierError(Exception):
 
     The message should name the file and the problem in one line.
     """
+
+
+class MgBarrierWarning(UserWarning):
+    """A prediction that ran but should not be trusted (e.g. a structure unlike the training
+    glasses); the CLI prints it as one ``mgbarrier: warning: ...`` line."""

@@ -155,7 +155,10 @@ def test_shipped_model_loads_by_name():
     assert model.species == ["Cu", "Zr"]
     m = model.metadata["metrics"]
     assert m["test_pooled_pearson"] > 0.75
-    p = model.predict(make_glass(3))
+    from mgbarrier.errors import MgBarrierWarning
+
+    with pytest.warns(MgBarrierWarning):  # a jittered fcc toy is far from the training glasses
+        p = model.predict(make_glass(3))
     assert p.shape == (108,) and np.all(np.isfinite(p))
 
 
@@ -171,3 +174,34 @@ def test_shipped_model_reproduces_its_test0_pearson():
     atoms = read_symgnn_pickle(path)
     r = pearson(model.predict(atoms), atoms.arrays["barrier"])
     assert abs(r - model.metadata["metrics"]["test0_pearson"]) < 0.01
+
+
+def test_structure_unlike_the_training_glasses_warns(tmp_path, capsys):
+    """The ridge model extrapolates linearly: a jittered fcc crystal gets barriers far outside
+    the training range, and the user is told so (one line from the CLI); a glass close to the
+    training data (test0) gets no warning."""
+    import ase.build
+    import ase.io
+
+    from mgbarrier.cli import main
+    from mgbarrier.errors import MgBarrierWarning
+
+    crystal = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True).repeat(4)
+    crystal.numbers[::3] = 40
+    crystal.rattle(0.05, seed=1)
+    model = mgbarrier.load_model("cu64zr36-descriptor")
+    with pytest.warns(MgBarrierWarning, match="unlike the training glasses"):
+        y = model.predict(crystal)
+    assert (np.abs(y - model.label_mean) > 6 * model.label_std).any()
+    ase.io.write(tmp_path / "fcc.extxyz", crystal)
+    assert main(["predict", str(tmp_path / "fcc.extxyz"), "-o", str(tmp_path / "out.extxyz"),
+                 "--model", "cu64zr36-descriptor"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and err[0].startswith("mgbarrier: warning: ") and "fcc.extxyz" in err[0]
+    need(DATA / "test0.pickle")
+    from mgbarrier.symgnn_data import read_symgnn_pickle
+
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MgBarrierWarning)
+        model.predict(read_symgnn_pickle(DATA / "test0.pickle"))

@@ -221,3 +221,26 @@ def test_numeric_types_without_masses_never_become_h_he(tiny):
     data = _data_with_numeric_types(atoms, ("1", "2"), (0.0, 0.0))
     with pytest.raises(Exception, match="no element name and no mass"):
         data.apply(EnergyBarrierModifier(model_file=str(tiny)))
+
+
+def test_structure_unlike_training_glasses_is_a_warning_attribute(tmp_path, tiny):
+    """The shipped descriptor model's out-of-range warning reaches the pipeline as an
+    attribute (and the status text) without stopping it; a normal prediction sets none."""
+    pytest.importorskip("dscribe")
+    import ase.build
+
+    crystal = ase.build.bulk("Cu", "fcc", a=3.6, cubic=True).repeat(3)
+    crystal.numbers[::3] = 40
+    crystal.rattle(0.05, seed=1)
+    write(tmp_path / "fcc.extxyz", crystal)
+    modmod._PREDICTIONS.clear()
+    pipeline = import_file(str(tmp_path / "fcc.extxyz"))
+    pipeline.modifiers.append(EnergyBarrierModifier(model_file="cu64zr36-descriptor"))
+    data = pipeline.compute()
+    assert "unlike the training glasses" in data.attributes["EnergyBarrier.warning"]
+    assert len(np.asarray(data.particles["Energy Barrier"])) == len(crystal)
+    again = pipeline.compute()  # cached: the warning stays
+    assert "EnergyBarrier.warning" in again.attributes
+    atoms = make_glass()
+    write(tmp_path / "g.extxyz", atoms)
+    assert "EnergyBarrier.warning" not in _pipeline(tmp_path / "g.extxyz", tiny).compute().attributes

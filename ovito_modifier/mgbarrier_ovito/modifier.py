@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections import OrderedDict
 from typing import Any, Dict, Optional, Tuple
 
@@ -11,7 +12,7 @@ from ovito.modifiers import ColorCodingModifier
 from ovito.pipeline import ModifierInterface
 from traits.api import Bool, Enum, Float, Int, Range, Str
 
-from mgbarrier.errors import MgBarrierError
+from mgbarrier.errors import MgBarrierError, MgBarrierWarning
 
 from .convert import atoms_from_data
 
@@ -81,15 +82,22 @@ class EnergyBarrierModifier(ModifierInterface):
 
     def predict(self, atoms, frame: int) -> np.ndarray:
         """(N,) barriers in eV for ``atoms``; cached per (model, frame, structure)."""
+        return self._predict(atoms, frame)[0]
+
+    def _predict(self, atoms, frame: int) -> Tuple[np.ndarray, Tuple[str, ...]]:
+        """Barriers and the model's warnings (e.g. a structure unlike the training glasses)."""
         key = (self.model_key(), int(frame), _structure_hash(atoms))
         if key in _PREDICTIONS:
             _PREDICTIONS.move_to_end(key)
             return _PREDICTIONS[key]
-        values = np.asarray(self.model().predict(atoms), dtype=np.float64)
-        _PREDICTIONS[key] = values
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MgBarrierWarning)
+            values = np.asarray(self.model().predict(atoms), dtype=np.float64)
+        notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MgBarrierWarning)))
+        _PREDICTIONS[key] = (values, notes)
         while len(_PREDICTIONS) > _MAX_PREDICTIONS:
             _PREDICTIONS.popitem(last=False)
-        return values
+        return values, notes
 
     def color_coding_modifier(self, start: Optional[float] = None, end: Optional[float] = None) -> ColorCodingModifier:
         """A ColorCodingModifier with this modifier's gradient and range (e.g. for a ColorLegendOverlay)."""
@@ -112,7 +120,7 @@ class EnergyBarrierModifier(ModifierInterface):
                     f"frame {frame}: species {', '.join(unknown)} not known to the model "
                     f"(it predicts {', '.join(model.species)})")
             yield "Energy Barrier: predicting"
-            barrier = self.predict(atoms, frame)
+            barrier, notes = self._predict(atoms, frame)
         except MgBarrierError as exc:
             raise RuntimeError(f"Energy Barrier (mgbarrier): {exc}") from None
         yield 0.9
@@ -150,4 +158,8 @@ class EnergyBarrierModifier(ModifierInterface):
                 start, end = self.start_value, self.end_value
             attrs["EnergyBarrier.color_start"], attrs["EnergyBarrier.color_end"] = float(start), float(end)
             data.apply(self.color_coding_modifier(start, end))
-        yield attrs.get("EnergyBarrier.status", "Energy Barrier: no particles selected")
+        status = attrs.get("EnergyBarrier.status", "Energy Barrier: no particles selected")
+        if notes:
+            attrs["EnergyBarrier.warning"] = " | ".join(notes)
+            status = "WARNING: " + " | ".join(notes) + " -- " + status
+        yield status
