@@ -277,3 +277,14 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, dump3, tiny_model_path,
     assert rc == 130
     assert not out.exists()
     _no_temp_files(tmp_path)
+
+
+def test_error_line_for_driver_scripts():
+    """Driver scripts print ours and LAMMPS's errors as one line and let bugs raise."""
+    from mgbarrier.errors import MgBarrierError, error_line
+
+    assert error_line(MgBarrierError("glass.data: no atoms")) == "glass.data: no atoms"
+    assert error_line(Exception("ERROR: Unknown command: foo (src/input.cpp:314)\nLast command: foo")) \
+        == "LAMMPS: ERROR: Unknown command: foo (src/input.cpp:314)"
+    assert error_line(Exception("out of range atoms - cannot compute")) == "LAMMPS: out of range atoms - cannot compute"
+    assert error_line(ValueError("bug")) is None

@@ -116,7 +116,7 @@ class _Broadcast:
 
 def main(argv=None) -> int:
     import mgbarrier
-    from mgbarrier.errors import MgBarrierError
+    from mgbarrier.errors import MgBarrierError, error_line
 
     args = parse_args(argv)
     try:
@@ -190,13 +190,11 @@ def main(argv=None) -> int:
         lmp.close()
         if talk:
             print(f"wrote {out}")
-    except MgBarrierError as err:
-        print(f"run_in_situ: error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # LAMMPS reports its errors as plain Exception
-        if type(err) is not Exception:
+    except Exception as err:  # ours (MgBarrierError) and LAMMPS's (plain Exception): one line
+        line = error_line(err)
+        if line is None:
             raise
-        print(f"run_in_situ: error: LAMMPS: {str(err).strip().splitlines()[-1]}", file=sys.stderr)
+        print(f"run_in_situ: error: {line}", file=sys.stderr)
         return 2
     return 0
 

@@ -96,7 +96,7 @@ def run_lammps(args, outdir: Path):
 
 def main(argv=None) -> int:
     import mgbarrier
-    from mgbarrier.errors import MgBarrierError
+    from mgbarrier.errors import error_line
 
     args = parse_args(argv)
     outdir = Path(args.output_dir)
@@ -134,13 +134,11 @@ def main(argv=None) -> int:
             print(f"  {sym:2s} {int(sel.sum()):6d} atoms  mean barrier {barriers[sel].mean():.4f} eV "
                   f"(std {barriers[sel].std():.4f})")
         print(f"  all {len(barriers):6d} atoms  mean barrier {barriers.mean():.4f} eV")
-    except MgBarrierError as err:
-        print(f"run_melt_quench: error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:  # LAMMPS reports its errors as plain Exception
-        if type(err) is not Exception:
+    except Exception as err:  # ours (MgBarrierError) and LAMMPS's (plain Exception): one line
+        line = error_line(err)
+        if line is None:
             raise
-        print(f"run_melt_quench: error: LAMMPS: {str(err).strip().splitlines()[-1]}", file=sys.stderr)
+        print(f"run_melt_quench: error: {line}", file=sys.stderr)
         return 2
     return 0
 
