@@ -63,3 +63,16 @@ def atoms_from_data(data, source: str = "OVITO data") -> Atoms:
     else:
         cell, origin, pbc = np.zeros((3, 3)), np.zeros(3), (False, False, False)
     return Atoms(symbols=list(symbols), positions=pos - origin, cell=cell, pbc=pbc)
+
+
+def particle_colors(data) -> np.ndarray:
+    """(N, 3) current particle colours: the Color property, else the particle-type colours."""
+    p = data.particles
+    if "Color" in p:
+        return np.array(p["Color"], dtype=np.float64)
+    out = np.full((p.count, 3), 0.8)
+    if "Particle Type" in p:
+        types = np.asarray(p.particle_types)
+        for t in p.particle_types.types:
+            out[types == t.id] = t.color
+    return out

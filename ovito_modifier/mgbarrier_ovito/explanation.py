@@ -19,7 +19,7 @@ from traits.api import Bool, Enum, Float, Int, Range, Str
 
 from mgbarrier.errors import MgBarrierError
 
-from .convert import atoms_from_data
+from .convert import atoms_from_data, particle_colors
 from .modifier import GRADIENTS, _load_model, _structure_hash
 
 #: explanations, keyed by (model key, structure hash, atom, epochs, seed, top); bounded LRU
@@ -122,7 +122,7 @@ class ExplanationModifier(ModifierInterface):
         a_imp = np.zeros(n, dtype=np.float32)
         a_imp[exp.atoms["atom"]] = exp.atoms["importance"]
         particles.create_property("Atom Importance", data=a_imp)
-        colors = self._particle_colors(data)
+        colors = particle_colors(data)
         colors[exp.atom] = self.highlight_color
         particles.create_property("Color", data=colors)
         if self.atom_radius > 0:  # small atoms, so that the bonds show
@@ -143,16 +143,3 @@ class ExplanationModifier(ModifierInterface):
         attrs["Explanation.field_edges"] = int(exp.n_edges)
         yield (f"Explanation: atom {exp.atom} ({exp.species}), barrier {exp.prediction:.3f} eV, "
                f"top {k} of {exp.n_edges} edges, {exp.top_prediction:.3f} eV with them alone")
-
-    @staticmethod
-    def _particle_colors(data) -> np.ndarray:
-        """(N, 3) current particle colours: the Color property, else the particle-type colours."""
-        p = data.particles
-        if "Color" in p:
-            return np.array(p["Color"], dtype=np.float64)
-        out = np.full((p.count, 3), 0.8)
-        if "Particle Type" in p:
-            types = np.asarray(p.particle_types)
-            for t in p.particle_types.types:
-                out[types == t.id] = t.color
-        return out

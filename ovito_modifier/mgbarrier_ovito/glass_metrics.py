@@ -17,7 +17,7 @@ from traits.api import Bool, Float, Range, Str
 
 from mgbarrier.errors import MgBarrierError
 
-from .convert import atoms_from_data
+from .convert import atoms_from_data, particle_colors
 
 
 def minimum_image_shifts(positions: np.ndarray, cell: np.ndarray, pbc, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -82,7 +82,7 @@ class GlassMetricsModifier(ModifierInterface):
         particles.create_property("Isolated A", data=isolated_a.astype(np.int32))
         particles.create_property("Glass Component", data=comp.astype(np.int32))
         if self.highlight_isolated:
-            colors = self._particle_colors(data)
+            colors = particle_colors(data)
             colors[isolated_a] = self.isolated_color
             particles.create_property("Color", data=colors)
 
@@ -113,16 +113,3 @@ class GlassMetricsModifier(ModifierInterface):
             attrs[f"GlassMetrics.{name}_per_particle"] = float(d[f"{name}_per_particle"])
         yield (f"Glass metrics (B = {b_sym}, k = {self.k}): {m.components} disjoint graphs, "
                f"{m.bb_edges} B-B edges, {m.isolated_a} isolated A of {n} particles")
-
-    @staticmethod
-    def _particle_colors(data) -> np.ndarray:
-        """(N, 3) current particle colours: the Color property, else the particle-type colours."""
-        p = data.particles
-        if "Color" in p:
-            return np.array(p["Color"], dtype=np.float64)
-        out = np.full((p.count, 3), 0.8)
-        if "Particle Type" in p:
-            types = np.asarray(p.particle_types)
-            for t in p.particle_types.types:
-                out[types == t.id] = t.color
-        return out
