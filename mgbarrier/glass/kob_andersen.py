@@ -8,7 +8,8 @@ Model (Lennard-Jones units: lengths in σ_AA, energies in ε_AA, unit masses, ti
   the potential is not shifted at the cut-off (the seed does not say; ``shift=True`` shifts it).
 * periodic square box in x and y at number density 1.2 (the seed: 4,320 particles in 60 × 60);
   ``dimension 2`` with ``fix enforce2d``; linear momentum zeroed every step.
-* random insertion (no overlaps closer than 0.7), FIRE minimisation, Gaussian velocities at
+* random insertion (no overlaps closer than 0.7; other random seeds if that fails, see
+  ``INSERT_OVERLAP``), FIRE minimisation, Gaussian velocities at
   T = 2.0, then NVT Nosé-Hoover (damping 0.5 τ) with the target temperature ramped linearly
   from 2.0 to 0.05 over ``t_cool`` steps of 0.005 τ.
 * configurations are recorded when the target temperature passes each of
@@ -176,12 +177,41 @@ def _setup_commands(s: KASettings) -> List[str]:
 _PLACED = "# particles placed"
 
 
+#: closest distance (σ) of the random insertion.  At density 1.2 it covers 46 % of the plane,
+#: near the 2D random-sequential-adsorption limit (54.7 %), so for about 1 seed in 20 LAMMPS
+#: cannot place every particle; the insertion is then repeated from scratch with other random
+#: seeds (``seed + j * INSERT_SEED_STRIDE``), up to ``INSERT_TRIES`` times.  (A smaller closest
+#: distance is no way out: from 0.6 σ the FIRE pre-relaxation loses atoms.)
+INSERT_OVERLAP = 0.7
+INSERT_TRIES = 5
+INSERT_SEED_STRIDE = 1_000_003
+
+
+def _insert_commands(s: KASettings, seed: int, attempt: int = 0) -> List[str]:
+    n, na = s.n_particles, s.n_a
+    r = seed + attempt * INSERT_SEED_STRIDE
+    return [f"create_atoms 1 random {na} {r} NULL overlap {INSERT_OVERLAP} maxtry 1000",
+            f"create_atoms 2 random {n - na} {r + 7919} NULL overlap {INSERT_OVERLAP} maxtry 1000"]
+
+
+def _place_particles(lmp, s: KASettings, seed: int) -> int:
+    """Random insertion into an empty box (see ``INSERT_OVERLAP``); returns the attempt that
+    placed all ``s.n_particles`` (0 = the first) or raises :class:`MgBarrierError`."""
+    n = s.n_particles
+    for attempt in range(INSERT_TRIES):
+        if attempt:
+            lmp.command("delete_atoms group all")
+        for c in _insert_commands(s, seed, attempt):
+            lmp.command(c)
+        if int(lmp.get_natoms()) == n:
+            return attempt
+    raise MgBarrierError(f"LAMMPS: could place only {int(lmp.get_natoms())} of {n} particles at density "
+                         f"{s.density} (closest distance {INSERT_OVERLAP} σ, {INSERT_TRIES} random seeds tried)")
+
+
 def _md_commands(s: KASettings, seed: int) -> List[str]:
     """Setup, random packing, FIRE, velocities, melt at t_start and the ramp fix (no run of the ramp)."""
-    n, na = s.n_particles, s.n_a
-    cmds = _setup_commands(s) + [
-        f"create_atoms 1 random {na} {seed} NULL overlap 0.7 maxtry 1000",
-        f"create_atoms 2 random {n - na} {seed + 7919} NULL overlap 0.7 maxtry 1000",
+    cmds = _setup_commands(s) + _insert_commands(s, seed) + [
         _PLACED,
         f"timestep {s.dt}", "fix e2d all enforce2d", "min_style fire",
         f"minimize {s.fire_etol} {s.fire_ftol} 1000 1000", "reset_timestep 0",
@@ -275,11 +305,9 @@ def run_cooling(settings: KASettings, seed: int, progress: Optional[Callable[[st
     try:
         cmds = _md_commands(s, seed)
         k = cmds.index(_PLACED)
-        for c in cmds[:k]:
+        for c in _setup_commands(s):  # cmds[:k] is these and the first insertion attempt
             lmp.command(c)
-        if int(lmp.get_natoms()) != n:
-            raise MgBarrierError(f"LAMMPS: could place only {int(lmp.get_natoms())} of {n} particles "
-                                 f"at density {s.density}")
+        _place_particles(lmp, s, seed)
         for c in cmds[k + 1:]:
             lmp.command(c)
         types = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1)).astype(np.int8).copy()
