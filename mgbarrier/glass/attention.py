@@ -4,7 +4,8 @@ For one window: the attention weights of the last attention step (T - 1), one pe
 undirected edge (the larger of its two directions, as the seed draws them), normalised
 by the graph's number of directed edges so that 1 is the mean (comparable between windows
 of different sizes).  High-attention edges are those above a threshold placed at the
-trough of the histogram of log10 weights (:func:`trough_threshold`), pooled over the
+trough of the histogram of log10 weights (:func:`attention_threshold`, which says when
+there is no trough), pooled over the
 analysed windows; on the graph of high-attention edges the seed's counts are taken with
 :func:`.metrics.graph_counts`: disjoint graphs, B-B high-attention edges, isolated A
 (and isolated B, which the seed found to be about zero).
@@ -52,9 +53,17 @@ def window_attention(net: DMPNN, conf: Config, origin: Optional[np.ndarray] = No
     return WindowAttention(graph=g, weights=w, prob=float(torch.sigmoid(logit)[0]))
 
 
-def trough_threshold(values: Sequence[float], bins: int = 60) -> float:
-    """Threshold at the trough of the histogram of log10(values): the lowest (smoothed) bin
-    between the two highest peaks; Otsu's threshold if the histogram has one peak."""
+def attention_threshold(values: Sequence[float], bins: int = 60, min_mass: float = 0.05,
+                        max_trough: float = 0.5) -> tuple:
+    """``(threshold, bimodal)`` for positive weights (the seed: the trough of the histogram).
+
+    On the histogram of log10(values) (``bins`` bins, smoothed over 3): if two peaks each
+    hold at least ``min_mass`` of the values on their side of the lowest bin between them,
+    and that bin is at most ``max_trough`` times the lower peak, the threshold is that
+    trough and ``bimodal`` is True.  Otherwise the histogram has no real trough (a single
+    mode, or a dip of a few counts in a tail) and the threshold is Otsu's split, with
+    ``bimodal`` False: an edge set "above Otsu" is then only the upper part of one mode.
+    """
     v = np.log10(np.clip(np.asarray(values, dtype=float), 1e-300, None))
     v = v[np.isfinite(v)]
     if len(v) < 2 or np.ptp(v) == 0:
@@ -64,11 +73,18 @@ def trough_threshold(values: Sequence[float], bins: int = 60) -> float:
     sm = np.convolve(hist, np.ones(3) / 3, mode="same")
     peaks = [i for i in range(len(sm)) if sm[i] > 0 and (i == 0 or sm[i] >= sm[i - 1]) and
              (i == len(sm) - 1 or sm[i] > sm[i + 1])]
-    if len(peaks) >= 2:
-        p1, p2 = sorted(sorted(peaks, key=lambda i: sm[i])[-2:])
-        if p2 - p1 >= 2:
+    best = None
+    for ii, p1 in enumerate(peaks):  # the deepest real trough between any two peaks
+        for p2 in peaks[ii + 1:]:
+            if p2 - p1 < 2:
+                continue
             t = p1 + int(np.argmin(sm[p1:p2 + 1]))
-            return float(10 ** centres[t])
+            low, high = hist[:t + 1].sum() / len(v), hist[t + 1:].sum() / len(v)
+            depth = sm[t] / min(sm[p1], sm[p2])
+            if low >= min_mass and high >= min_mass and depth <= max_trough and (best is None or depth < best[0]):
+                best = (depth, t)
+    if best is not None:
+        return float(10 ** centres[best[1]]), True
     # Otsu: the split maximising the between-class variance
     w = hist / hist.sum()
     omega = np.cumsum(w)
@@ -76,7 +92,12 @@ def trough_threshold(values: Sequence[float], bins: int = 60) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (mu[-1] * omega - mu) ** 2 / (omega * (1 - omega))
     between[~np.isfinite(between)] = -1
-    return float(10 ** edges[int(np.argmax(between)) + 1])
+    return float(10 ** edges[int(np.argmax(between)) + 1]), False
+
+
+def trough_threshold(values: Sequence[float], bins: int = 60) -> float:
+    """The threshold of :func:`attention_threshold` (trough, or Otsu's split without one)."""
+    return attention_threshold(values, bins=bins)[0]
 
 
 def high_attention_metrics(wa: WindowAttention, threshold: float) -> StructureMetrics:
@@ -90,7 +111,8 @@ def compare_attention(net: DMPNN, glass: Sequence[Config], liquid: Sequence[Conf
     """Figure 9 of the seed: mean high-attention counts in glass and liquid windows.
 
     One random window per configuration; the threshold is the trough of the pooled
-    histogram unless given.  p-values: one-sided Mann-Whitney U (liquid > glass), and the
+    histogram unless given (``bimodal`` False: there was no trough, Otsu's split was used;
+    ``weight_percentiles``: 1st, 50th, 99th percentile of the pooled weights).  p-values: one-sided Mann-Whitney U (liquid > glass), and the
     paired one-sided Wilcoxon signed-rank test when the two lists pair up (same length).
     """
     from scipy import stats
@@ -98,11 +120,13 @@ def compare_attention(net: DMPNN, glass: Sequence[Config], liquid: Sequence[Conf
     rng = np.random.default_rng(seed)
     g_att = [window_attention(net, c, rng=rng) for c in glass]
     l_att = [window_attention(net, c, rng=rng) for c in liquid]
+    pooled = np.concatenate([w.weights for w in g_att + l_att])
+    bimodal = None
     if threshold is None:
-        threshold = trough_threshold(np.concatenate([w.weights for w in g_att + l_att]))
-    out: Dict[str, object] = {"threshold": threshold, "n_glass": len(g_att), "n_liquid": len(l_att),
-                              "fraction_high": float(np.mean(np.concatenate(
-                                  [w.weights for w in g_att + l_att]) > threshold))}
+        threshold, bimodal = attention_threshold(pooled)
+    out: Dict[str, object] = {"threshold": threshold, "bimodal": bimodal, "n_glass": len(g_att),
+                              "n_liquid": len(l_att), "fraction_high": float(np.mean(pooled > threshold)),
+                              "weight_percentiles": {str(q): float(np.percentile(pooled, q)) for q in (1, 50, 99)}}
     for name in ("components", "bb_edges", "isolated_a", "isolated_b"):
         g = np.array([getattr(high_attention_metrics(w, threshold), name) for w in g_att], dtype=float)
         q = np.array([getattr(high_attention_metrics(w, threshold), name) for w in l_att], dtype=float)

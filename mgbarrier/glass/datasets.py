@@ -233,11 +233,19 @@ def read_manifest(data_dir: Union[str, Path]) -> dict:
 
 
 class RunCache:
-    """Loads run files on demand and keeps them (a run of 1,080 particles × 45 records is ~1 MB)."""
+    """Loads run files on demand and keeps them (a run of 1,080 particles × 45 records is ~1 MB).
 
-    def __init__(self, data_dir: Union[str, Path], inherent: bool = False):
+    ``inherent``: configurations are the inherent structures.  Runs other than the curve
+    runs hold them only at the dataset temperatures; with ``quench_missing`` a missing one
+    is FIRE-quenched on demand (LAMMPS, ~2 s for 1,080 particles, the run's own settings)
+    and kept under ``DATA/extra_is/`` (the run files, and with them E_IS(T), Tg and the
+    manifest, are left unchanged).
+    """
+
+    def __init__(self, data_dir: Union[str, Path], inherent: bool = False, quench_missing: bool = False):
         self.data_dir = Path(data_dir)
         self.inherent = inherent
+        self.quench_missing = quench_missing
         self._runs: Dict[str, object] = {}
 
     def run(self, rel: str):
@@ -250,12 +258,34 @@ class RunCache:
     def config(self, rel: str, record: int, label: int = -1) -> Config:
         run = self.run(rel)
         pos = run.is_positions[record] if self.inherent else run.positions[record]
+        if self.inherent and self.quench_missing and not np.all(np.isfinite(pos)):
+            pos = self._extra_inherent(rel, run, record)
         if not np.all(np.isfinite(pos)):
             raise MgBarrierError(f"{self.data_dir / rel}: record {record} has no "
                                  f"{'inherent structure' if self.inherent else 'positions'}")
         return Config(positions=np.asarray(pos, dtype=np.float32), is_b=run.types == 2,
                       box=np.array([run.box_length] * 2), label=int(label),
                       name=f"{rel}[T={float(run.temperatures[record]):g}]")
+
+
+    def _extra_inherent(self, rel: str, run, record: int) -> np.ndarray:
+        from ..structures import atomic_write
+        from .kob_andersen import inherent_structure
+
+        path = self.data_dir / "extra_is" / f"{Path(rel).with_suffix('')}_r{record:03d}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                return z["is_positions"]
+        e, xy = inherent_structure(run, record)
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, is_positions=xy, e_is=np.float64(e), record=np.int64(record),
+                                    temperature=np.float64(run.temperatures[record]))
+
+        atomic_write(path, write)
+        return xy
 
 
 def load_split(data_dir: Union[str, Path], dataset: Union[int, str], split: str, manifest: Optional[dict] = None,

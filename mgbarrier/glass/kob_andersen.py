@@ -354,6 +354,19 @@ def run_cooling(settings: KASettings, seed: int, progress: Optional[Callable[[st
 
 
 # ----------------------------------------------------------------------------- files
+def inherent_structure(run: CoolingRun, record: int) -> tuple:
+    """FIRE-quench record ``record`` of ``run`` as :func:`run_cooling` does (same settings);
+    returns (energy per particle (ε_AA), (N, 2) float32 minimised positions in [0, L))."""
+    fields = set(KASettings.__dataclass_fields__)
+    s = KASettings(**{k: v for k, v in run.settings.items() if k in fields})
+    m = _Minimiser(s, run.types)
+    try:
+        e, xy = m.quench(np.asarray(run.positions[record], dtype=float))
+    finally:
+        m.close()
+    return float(e), np.asarray(xy, dtype=np.float32)
+
+
 def save_run(path: Union[str, Path], run: CoolingRun) -> None:
     """Write ``run`` as a compressed ``.npz`` atomically (never a half-written file)."""
     import json
