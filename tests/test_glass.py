@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -546,8 +547,11 @@ def test_cli_train_eval_predict_on_synthetic_folder(tmp_path, capsys):
                  "--window", "3", "--batch-size", "4", "--threads", "1"]) == 0
     assert "best validation AUC" in capsys.readouterr().out
     rep = tmp_path / "eval.json"
+    capsys.readouterr()
     assert main(["glass-eval", str(tmp_path), "--model", str(model), "--datasets", "1,2", "--full",
-                 "-o", str(rep)]) == 0
+                 "--attention", "2", "-o", str(rep)]) == 0
+    assert re.search(r"attention \(threshold [0-9.e+-]+, (histogram trough|no trough in the histogram)",
+                     capsys.readouterr().out)
     r = json.loads(rep.read_text())
     assert r["models"][0]["scores"]["1"]["auc"] > 0.9
     xyz = tmp_path / "glass.extxyz"

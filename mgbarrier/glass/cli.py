@@ -364,7 +364,9 @@ def cmd_eval(args) -> int:
                 f"{rec['scores'][ds]['auc_full']:>19.4f}" if ds in rec["scores"] else f"{'-':>19}" for ds in sets))
         att = rec.get("attention")
         if att:
-            print(f"  attention (threshold {att['threshold']:.3g}, {att['fraction_high']:.0%} edges high): " + ", ".join(
+            how = {True: "histogram trough", False: "no trough in the histogram: Otsu's split", None: "given"}
+            print(f"  attention (threshold {att['threshold']:.3g}, {how[att.get('bimodal')]}, "
+                  f"{att['fraction_high']:.0%} edges high): " + ", ".join(
                 f"{n} glass {att[n]['glass_mean']:.2f} liquid {att[n]['liquid_mean']:.2f}"
                 + (f" (p {att[n]['p_mannwhitney']:.1g})" if "p_mannwhitney" in att[n] else "")
                 for n in ("components", "bb_edges", "isolated_a", "isolated_b")))
