@@ -9,8 +9,10 @@ Then count
 * ``bb_edges``: edges joining two B particles (each pair once);
 * ``isolated_a``: A particles with no edge (not among the k nearest neighbours of any B).
 
-Liquids have more of all three than glasses, and all three fall faster with temperature
-above Tg than below.  The same counts on the high-attention graph of a trained D-MPNN are
+The seed found that liquids have more of all three than glasses, and that all three fall
+faster with temperature above Tg than below.  On our smaller, faster-cooled data only B-B
+edges behave so; components and isolated A turn around below Tg as the vibrations freeze out
+(README, "Liquid or glass?").  The same counts on the high-attention graph of a trained D-MPNN are
 :func:`graph_counts` on that graph (:mod:`.attention`).
 
 3D extension (e.g. Cu64Zr36): the same construction in 3D, with B = the minority species
