@@ -74,10 +74,10 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier.glass.analysis import TG_T_MAX, analyse, plot_report, summary_lines
-    from mgbarrier.glass.metrics import METRIC_NAMES
     from mgbarrier.glass.attention import compare_attention
     from mgbarrier.glass.build import generate, make_plan
     from mgbarrier.glass.datasets import RunCache, load_split, read_manifest
+    from mgbarrier.glass.metrics import METRIC_NAMES
     from mgbarrier.glass.dmpnn import DMPNNConfig
     from mgbarrier.glass.train import TrainingInterrupted, TrainSettings, load_classifier, score, train_classifier
 

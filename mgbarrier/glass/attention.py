@@ -112,8 +112,9 @@ def compare_attention(net: DMPNN, glass: Sequence[Config], liquid: Sequence[Conf
 
     One random window per configuration; the threshold is the trough of the pooled
     histogram unless given (``bimodal`` False: there was no trough, Otsu's split was used;
-    ``weight_percentiles``: 1st, 50th, 99th percentile of the pooled weights).  p-values: one-sided Mann-Whitney U (liquid > glass), and the
-    paired one-sided Wilcoxon signed-rank test when the two lists pair up (same length).
+    ``weight_percentiles``: 1st, 50th, 99th percentile of the pooled weights).  p-values:
+    one-sided Mann-Whitney U (liquid > glass), and the paired one-sided Wilcoxon
+    signed-rank test when the two lists pair up (same length).
     """
     from scipy import stats
 

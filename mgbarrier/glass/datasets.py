@@ -267,7 +267,6 @@ class RunCache:
                       box=np.array([run.box_length] * 2), label=int(label),
                       name=f"{rel}[T={float(run.temperatures[record]):g}]")
 
-
     def _extra_inherent(self, rel: str, run, record: int) -> np.ndarray:
         from ..structures import atomic_write
         from .kob_andersen import inherent_structure
