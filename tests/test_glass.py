@@ -7,7 +7,6 @@ import itertools
 import json
 import re
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +22,7 @@ from mgbarrier.glass.dmpnn import DMPNN, DMPNNConfig, segment_softmax
 from mgbarrier.glass.graph import knn, knn_atoms, pairs_from_knn
 from mgbarrier.glass.metrics import atoms_metrics, graph_counts, structure_metrics
 from mgbarrier.glass.tg import fit_tg, indicator_regression
-from mgbarrier.glass.train import TrainSettings, load_classifier, predict_proba, roc_auc, score, train_classifier
+from mgbarrier.glass.train import TrainSettings, load_classifier, roc_auc, score, train_classifier
 from mgbarrier.glass.windows import collate, window_graph
 
 

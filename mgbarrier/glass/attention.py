@@ -13,7 +13,7 @@ analysed windows; on the graph of high-attention edges the seed's counts are tak
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import torch

@@ -28,16 +28,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 
 from ..errors import MgBarrierError
-from .datasets import GLASS_T, LIQUID_T, build_manifest, write_manifest
+from .datasets import GLASS_T, build_manifest, write_manifest
 from .kob_andersen import DATASET_TEMPERATURES, KASettings, default_record_temperatures
 
 PRESETS: Dict[str, dict] = {

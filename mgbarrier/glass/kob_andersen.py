@@ -23,7 +23,6 @@ One simulation = one :class:`CoolingRun`, saved as one ``.npz`` (see :func:`save
 from __future__ import annotations
 
 import math
-import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from ..errors import MgBarrierError
 from ..interrupt import GracefulInterrupt
 from .datasets import Config
 from .dmpnn import DMPNN, DMPNNConfig, count_parameters
-from .windows import batch_from_configs, collate, window_graph
+from .windows import batch_from_configs
 
 KIND = "glass-dmpnn"
 
