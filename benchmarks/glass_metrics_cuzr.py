@@ -8,7 +8,7 @@ E_IS(T) (:func:`mgbarrier.glass.tg.fit_tg`); the metrics (B = Zr, k = 2, periodi
 computed on the recorded configurations and the Eq. 12 regression
 (:func:`mgbarrier.glass.tg.indicator_regression`) is fitted over all records of all runs.
 
-    OMP_NUM_THREADS=1 python benchmarks/glass_metrics_cuzr.py --rate 2e13 --runs 2 --jobs 2
+    OMP_NUM_THREADS=1 python benchmarks/glass_metrics_cuzr.py --rate 2e13 --runs 2 --jobs 2   # ~20 min
 
 Writes ``benchmarks/results/glass_metrics_cuzr.md`` / ``.json``.
 """
