@@ -173,9 +173,6 @@ def _setup_commands(s: KASettings) -> List[str]:
     return cmds
 
 
-_PLACED = "# particles placed"
-
-
 #: closest distance (σ) of the random insertion.  At density 1.2 it covers 46 % of the plane,
 #: near the 2D random-sequential-adsorption limit (54.7 %), so for about 1 seed in 20 LAMMPS
 #: cannot place every particle; the insertion is then repeated from scratch with other random
@@ -208,10 +205,10 @@ def _place_particles(lmp, s: KASettings, seed: int) -> int:
                          f"{s.density} (closest distance {INSERT_OVERLAP} σ, {INSERT_TRIES} random seeds tried)")
 
 
-def _md_commands(s: KASettings, seed: int) -> List[str]:
-    """Setup, random packing, FIRE, velocities, melt at t_start and the ramp fix (no run of the ramp)."""
-    cmds = _setup_commands(s) + _insert_commands(s, seed) + [
-        _PLACED,
+def _after_placement_commands(s: KASettings, seed: int) -> List[str]:
+    """FIRE, velocities, melt at t_start and the ramp fix (no run of the ramp), once the
+    particles are in the box (:func:`_setup_commands`, then :func:`_place_particles`)."""
+    cmds = [
         f"timestep {s.dt}", "fix e2d all enforce2d", "min_style fire",
         f"minimize {s.fire_etol} {s.fire_ftol} 1000 1000", "reset_timestep 0",
         f"velocity all create {s.t_start} {seed + 104729} mom yes rot no dist gaussian",
@@ -233,7 +230,9 @@ def lammps_script(settings: KASettings, seed: int, dump_every: int = 0) -> str:
     s.check()
     head = [f"# 2D Kob-Andersen: N {s.n_particles}, density {s.density}, T {s.t_start} -> {s.t_end} "
             f"over {s.t_cool} steps of {s.dt} tau, seed {seed} (mgbarrier.glass.kob_andersen)"]
-    cmds = [c for c in _md_commands(s, seed) if c != _PLACED and not c.startswith("thermo")]
+    # the first insertion attempt only: a seed it cannot fully place is retried by run_cooling
+    md = _setup_commands(s) + _insert_commands(s, seed) + _after_placement_commands(s, seed)
+    cmds = [c for c in md if not c.startswith("thermo")]
     cmds += ["thermo_style custom step temp pe press", "thermo_modify norm yes", f"thermo {max(s.t_cool // 20, 1)}"]
     if dump_every:
         cmds.append(f"dump d all custom {int(dump_every)} ka2d.dump id type x y")
@@ -302,12 +301,10 @@ def run_cooling(settings: KASettings, seed: int, progress: Optional[Callable[[st
     lmp = _new_lammps()
     old = signal.getsignal(signal.SIGINT)
     try:
-        cmds = _md_commands(s, seed)
-        k = cmds.index(_PLACED)
-        for c in _setup_commands(s):  # cmds[:k] is these and the first insertion attempt
+        for c in _setup_commands(s):
             lmp.command(c)
         _place_particles(lmp, s, seed)
-        for c in cmds[k + 1:]:
+        for c in _after_placement_commands(s, seed):
             lmp.command(c)
         types = np.ctypeslib.as_array(lmp.gather_atoms("type", 0, 1)).astype(np.int8).copy()
         minimiser = _Minimiser(s, types)
