@@ -34,17 +34,20 @@ T_MELT, T_END, T_STEP = 2000.0, 300.0, 50.0
 def one_run(natoms: int, rate: float, melt_ps: float, seed: int) -> dict:
     """One quench; returns per record T, E_IS (eV/atom), metrics on the configuration and the IS."""
     from mgbarrier.glass.metrics import structure_metrics
-    from mgbarrier.lammps import lammps, potential_path
+    from mgbarrier.lammps import lammps, lammps_box_cell, potential_path
+
+    def box(lengths) -> list:  # an empty orthorhombic Cu-Zr box (Å), shared by both instances
+        lx, ly, lz = lengths
+        return ["units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
+                f"region box block 0 {lx} 0 {ly} 0 {lz}", "create_box 2 box", "mass 1 63.546", "mass 2 91.224"]
 
     pot = potential_path()
     L = (natoms * 17.0) ** (1 / 3)
     ncu = round(0.64 * natoms)
-    setup = ["units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
-             f"region box block 0 {L} 0 {L} 0 {L}", "create_box 2 box", "mass 1 63.546", "mass 2 91.224"]
     pair = ["pair_style eam/fs", f"pair_coeff * * {pot} Cu Zr", "neighbor 2.0 bin",
             "neigh_modify every 1 delay 0 check yes", "thermo 0", "thermo_style custom step temp pe vol"]
     md = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    for c in setup + [f"create_atoms 1 random {ncu} {seed} NULL overlap 1.8 maxtry 1000",
+    for c in box((L, L, L)) + [f"create_atoms 1 random {ncu} {seed} NULL overlap 1.8 maxtry 1000",
                       f"create_atoms 2 random {natoms - ncu} {seed + 1} NULL overlap 1.8 maxtry 1000"] + pair:
         md.command(c)
     if int(md.get_natoms()) != natoms:
@@ -67,14 +70,12 @@ def one_run(natoms: int, rate: float, melt_ps: float, seed: int) -> dict:
         md.command(f"run {target - done} start 0 stop {total} post no")
         done = target
         x = np.ctypeslib.as_array(md.gather_atoms("x", 1, 3)).reshape(-1, 3).copy()
-        box = np.array([md.extract_box()[1][i] - md.extract_box()[0][i] for i in range(3)])
-        lo = np.array(md.extract_box()[0])
-        xw = np.mod(x - lo, box)
+        lo, cell, _ = lammps_box_cell(md)
+        lengths = np.diag(cell).copy()  # NPT keeps the box orthorhombic
+        xw = np.mod(x - lo, lengths)
         mn = lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
         try:
-            for c in ["units metal", "atom_style atomic", "boundary p p p", "atom_modify map array",
-                      f"region box block 0 {box[0]} 0 {box[1]} 0 {box[2]}", "create_box 2 box",
-                      "mass 1 63.546", "mass 2 91.224"]:
+            for c in box(lengths):
                 mn.command(c)
             mn.create_atoms(natoms, list(range(1, natoms + 1)), [int(v) for v in types], xw.ravel().tolist())
             for c in pair + ["min_style cg", "minimize 1e-10 1e-8 20000 200000"]:
@@ -83,8 +84,8 @@ def one_run(natoms: int, rate: float, melt_ps: float, seed: int) -> dict:
             xi = np.ctypeslib.as_array(mn.gather_atoms("x", 1, 3)).reshape(-1, 3).copy()
         finally:
             mn.close()
-        m_conf = structure_metrics(xw, is_b, k=2, box=box)
-        m_is = structure_metrics(np.mod(xi, box), is_b, k=2, box=box)
+        m_conf = structure_metrics(xw, is_b, k=2, box=lengths)
+        m_is = structure_metrics(np.mod(xi, lengths), is_b, k=2, box=lengths)
         out["T"].append(float(t))
         out["e_is"].append(e_is)
         out["conf"].append([m_conf.components, m_conf.bb_edges, m_conf.isolated_a])
