@@ -154,8 +154,7 @@ def main(argv=None) -> int:
         if "command" in tr:
             tr["train_command"] = tr["command"]  # the last `mgbarrier train` call of the run (history has all epochs)
         tr.update({"protocol": protocol, "command": command,
-                                                "refit": {**rep, "used": bool(use_refit), "train6_before": val_before,
-                                                          "train6_after": val_refit}})
+                   "refit": {**rep, "used": bool(use_refit), "train6_before": val_before, "train6_after": val_refit}})
         ship = {"kind": "symgnn", "config": ck["config"], "label_mean": ck["label_mean"],
                 "label_std": ck["label_std"], "state_dict": state, "metadata": meta}
         save_checkpoint(args.weights / fname, ship)

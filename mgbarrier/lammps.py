@@ -197,4 +197,3 @@ def set_per_atom_property(lmp, name: str, ids: Iterable[int], values: Iterable[f
         missing = local_ids[~found][:5].tolist()
         raise MgBarrierError(f"set_per_atom_property: no value for LAMMPS atom id(s) {missing}")
     target[:nlocal] = values[order][pos]
-
