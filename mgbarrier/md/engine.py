@@ -1,0 +1,207 @@
+"""One LAMMPS instance holding one structure under one :class:`~mgbarrier.md.Potential`.
+
+>>> with LammpsEngine(atoms, Potential.from_options("eam/fs", ["* * CuZr_mm.eam.fs Cu Zr"])) as eng:
+...     e, f = eng.energy_forces(atoms.positions)            # eV, (N, 3) eV/Å
+...     x, e_min, fmax, ok = eng.minimize(atoms.positions)   # fixed cell
+
+Units are LAMMPS ``metal`` (Å, eV, amu); positions and forces are (N, 3) arrays in the
+order and the Cartesian frame of the ``ase.Atoms`` given (any cell: it is rotated into
+LAMMPS' lower-triangular form internally and back).  Positions handed back are
+``input + displacement`` (unwrapped through LAMMPS' image flags), never wrapped into the
+box, so they can be compared with the input directly.  The cell is fixed.
+
+The engine is serial (one MPI rank): it is meant to be created once per process (Dask
+worker, saddle search) and called thousands of times; each :meth:`LammpsEngine.energy_forces`
+call writes the positions into LAMMPS' own arrays and runs ``run 0 post no``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+
+from ..errors import MgBarrierError, error_line
+from .potential import Potential
+
+__all__ = ["LammpsEngine"]
+
+DEFAULT_CMDARGS = ("-log", "none", "-screen", "none", "-nocite")
+
+
+def _lammps_frame(cell: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """``(Q, h)``: orthogonal (3, 3) ``Q`` and lower-triangular ``h = cell @ Q`` with a
+    positive diagonal (LAMMPS' box vectors as rows).  ``x_lammps = x_ase @ Q``."""
+    q, r = np.linalg.qr(cell.T)
+    q = q * np.where(np.diag(r) < 0, -1.0, 1.0)  # positive diagonal (Q may be a reflection)
+    h = cell @ q
+    h[np.triu_indices(3, 1)] = 0.0
+    return q, h
+
+
+class LammpsEngine:
+    """One LAMMPS instance (metal units: Å, eV, amu; ``atom_style atomic``) holding one
+    structure under one :class:`Potential`.
+
+    ``atoms``: the structure (species, cell, pbc; positions are only the starting point).
+    Periodic axes get LAMMPS boundary ``p``, the others ``s`` (shrink-wrapped).  Atom types
+    follow ``potential.species``; masses come from ``ase.data``.  ``cmdargs``: LAMMPS
+    command-line arguments (default: no log, no screen output).
+
+    Attributes: ``natoms``; ``n_force_calls`` (energy/force evaluations asked for:
+    one per :meth:`energy_forces`, one per minimiser iteration plus one per :meth:`minimize`
+    and style; LAMMPS' line searches may use a few more); ``min_steps`` (minimiser
+    iterations of the last :meth:`minimize`).
+    """
+
+    def __init__(self, atoms: Atoms, potential: Potential, *, cmdargs: Optional[Sequence[str]] = None) -> None:
+        from ..lammps import lammps
+
+        species = potential.species
+        symbols = atoms.get_chemical_symbols()
+        missing = sorted(set(symbols) - set(species))
+        if missing:
+            raise MgBarrierError(f"{potential.label}: the potential has no {', '.join(missing)} "
+                                 f"(its species: {', '.join(species)})")
+        self.natoms = len(atoms)
+        if self.natoms == 0:
+            raise MgBarrierError("LammpsEngine: the structure has no atoms")
+        self.n_force_calls = 0
+        self.min_steps = 0
+        self.potential = potential
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        cell = atoms.cell.array.copy()
+        flat = np.linalg.norm(cell, axis=1) == 0.0
+        if np.any(flat & pbc):
+            raise MgBarrierError("LammpsEngine: a periodic axis has a zero cell vector")
+        cell = atoms.cell.complete().array if np.any(flat) else cell
+        self._q, self._h = _lammps_frame(cell)
+        (lx, _, _), (xy, ly, _), (xz, yz, lz) = self._h.tolist()
+        box = (f"prism 0 {lx!r} 0 {ly!r} 0 {lz!r} {xy!r} {xz!r} {yz!r}" if (xy, xz, yz) != (0.0, 0.0, 0.0)
+               else f"block 0 {lx!r} 0 {ly!r} 0 {lz!r}")
+        setup = ["units metal", "atom_style atomic", "atom_modify map array sort 0 0",
+                 "boundary " + " ".join("p" if p else "s" for p in pbc),
+                 f"region mgb_box {box}", f"create_box {len(species)} mgb_box"]
+        setup += [f"mass {t} {float(atomic_masses[atomic_numbers[el]])!r}" for t, el in enumerate(species, 1)]
+        types = np.array([species.index(s) + 1 for s in symbols], dtype=np.int64)
+        self._lmp = lammps(cmdargs=list(DEFAULT_CMDARGS if cmdargs is None else cmdargs))
+        try:
+            if int(self._lmp.extract_setting("world_size")) != 1:
+                raise MgBarrierError("LammpsEngine: runs on one MPI rank only (start one engine per process)")
+            self._lmp.commands_list(setup)
+            x = (np.asarray(atoms.positions, dtype=float) @ self._q).ravel()
+            self._lmp.create_atoms(self.natoms, np.arange(1, self.natoms + 1), types, x, shrinkexceed=True)
+            if int(self._lmp.get_natoms()) != self.natoms:
+                raise MgBarrierError(f"LammpsEngine: LAMMPS kept {int(self._lmp.get_natoms())} of {self.natoms} "
+                                     "atoms (atoms outside a non-periodic box?)")
+            self._lmp.commands_list(potential.commands() + ["neigh_modify delay 0 every 1 check yes",
+                                                            "thermo_style custom step pe", "thermo_modify norm no"])
+        except Exception as exc:
+            self.close()
+            if isinstance(exc, MgBarrierError):
+                raise
+            raise MgBarrierError(f"{potential.label}: {error_line(exc) or exc}") from None
+        get = self._lmp.extract_setting
+        self._img_bits, self._img2_bits = int(get("IMGBITS")), int(get("IMG2BITS"))
+        self._img_max, self._img_mask = int(get("IMGMAX")), int(get("IMGMASK"))
+        self._pbc = pbc.astype(float)
+        self._h_inv = np.linalg.inv(self._h)
+        self._ready = False
+        # local index -> index in the ase order (serial, atom sorting off: fixed for the run)
+        self._index = np.asarray(self._extract("id"), dtype=np.int64) - 1
+
+    # -- LAMMPS arrays ---------------------------------------------------------------
+    def _extract(self, name: str) -> np.ndarray:
+        """Numpy view of a per-atom LAMMPS array, owned atoms only (re-fetched: LAMMPS may reallocate)."""
+        return self._lmp.numpy.extract_atom(name, nelem=self.natoms)
+
+    def _set_positions(self, positions: np.ndarray) -> None:
+        """Write ``positions`` ((N, 3) Å, ase order) wrapped into the box, image flags = the wrap."""
+        pos = np.asarray(positions, dtype=float)
+        if pos.shape != (self.natoms, 3) or not np.all(np.isfinite(pos)):
+            raise MgBarrierError(f"LammpsEngine: positions must be a finite ({self.natoms}, 3) array, "
+                                 f"got shape {pos.shape}")
+        x = pos @ self._q
+        shifts = np.floor(x @ self._h_inv) * self._pbc
+        x -= shifts @ self._h
+        img = shifts.astype(np.int64) + self._img_max
+        self._extract("x")[:] = x[self._index]
+        self._extract("image")[:] = (img[:, 0] | (img[:, 1] << self._img_bits) | (img[:, 2] << self._img2_bits))[self._index]
+
+    def _evaluate(self) -> Tuple[float, np.ndarray]:
+        """Energy and forces at the current positions: ``(eV, (N, 3) eV/Å in the ase order and frame)``.
+
+        The first call after set-up or a minimisation runs ``run 0`` (full LAMMPS set-up);
+        later ones ``run 1 pre no`` with no integrator (atoms do not move; neighbour lists
+        are rebuilt only when an atom moved more than half the skin), which skips the
+        re-initialisation of the pair style (for eam: re-splining its tables) on every call.
+        """
+        self._lmp.command("run 1 pre no post no" if self._ready else "run 0 post no")
+        self._ready = True
+        self.n_force_calls += 1
+        forces = np.empty((self.natoms, 3))
+        forces[self._index] = self._extract("f")
+        return float(self._lmp.get_thermo("pe")), forces @ self._q.T
+
+    def _energy_fmax(self) -> Tuple[float, float]:
+        """Energy (eV) and largest per-atom force (eV/Å) at the current positions."""
+        energy, forces = self._evaluate()
+        return energy, float(np.sqrt((forces ** 2).sum(axis=1)).max())
+
+    def _unwrapped_positions(self) -> np.ndarray:
+        """Current positions (N, 3) Å, ase order and frame, continuous with the last ones set."""
+        img = np.asarray(self._extract("image"), dtype=np.int64)
+        shifts = np.stack([(img & self._img_mask) - self._img_max,
+                           ((img >> self._img_bits) & self._img_mask) - self._img_max,
+                           (img >> self._img2_bits) - self._img_max], axis=1)
+        pos = np.empty((self.natoms, 3))
+        pos[self._index] = self._extract("x") + shifts @ self._h
+        return pos @ self._q.T
+
+    # -- public ----------------------------------------------------------------------
+    def energy_forces(self, positions: np.ndarray) -> Tuple[float, np.ndarray]:
+        """Total potential energy (eV) and forces ((N, 3) eV/Å) at ``positions`` ((N, 3) Å, ase order)."""
+        self._set_positions(positions)
+        return self._evaluate()
+
+    def minimize(self, positions: np.ndarray, *, fmax: float = 1e-3, max_steps: int = 10000,
+                 styles: Sequence[str] = ("fire", "cg")) -> Tuple[np.ndarray, float, float, bool]:
+        """Relax ``positions`` ((N, 3) Å) at fixed cell with LAMMPS' minimisers.
+
+        Each style in ``styles`` runs in turn (``min_modify norm max``, stopping when the
+        largest per-atom force is below ``fmax`` eV/Å) until converged or ``max_steps``
+        iterations in all.  Returns ``(positions (N, 3) Å, energy eV, max per-atom |force|
+        eV/Å, converged)``; positions are the input plus the displacement (not wrapped).
+        """
+        self._set_positions(positions)
+        energy, fnow = self._energy_fmax()
+        self.min_steps = 0
+        for style in styles:
+            if fnow <= fmax or self.min_steps >= max_steps:
+                break
+            left = max_steps - self.min_steps
+            before = int(self._lmp.extract_global("ntimestep"))
+            try:
+                self._lmp.commands_list([f"min_style {style}", "min_modify norm max",
+                                         f"minimize 0.0 {fmax!r} {left} {20 * left}"])
+            except Exception as exc:
+                raise MgBarrierError(f"LammpsEngine: min_style {style}: {error_line(exc) or exc}") from None
+            done = int(self._lmp.extract_global("ntimestep")) - before
+            self.min_steps += done
+            self.n_force_calls += done
+            self._ready = False
+            energy, fnow = self._energy_fmax()
+        return self._unwrapped_positions(), energy, fnow, fnow <= fmax
+
+    def close(self) -> None:
+        """Free the LAMMPS instance (idempotent)."""
+        lmp, self._lmp = getattr(self, "_lmp", None), None
+        if lmp is not None:
+            lmp.close()
+
+    def __enter__(self) -> "LammpsEngine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,2 @@
+def thermal_score(): pass
+def looks_thermal(): pass
