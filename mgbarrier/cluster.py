@@ -1,0 +1,106 @@
+"""The one place that creates Dask clients for mgbarrier (saddle searches, multi-frame prediction).
+
+    from mgbarrier.cluster import dask_client
+    with dask_client(workers=4) as client:          # LocalCluster: 4 single-threaded worker processes
+        ...
+    with dask_client(scheduler="tcp://host:8786") as client:   # an existing cluster (e.g. dask-jobqueue on Slurm)
+        ...
+
+Needs ``distributed`` (``pip install 'mgbarrier[label]'``).  Problems (no ``distributed``, an
+unreachable scheduler, a bad worker count) raise :class:`~mgbarrier.errors.MgBarrierError`
+with one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Iterator, Optional
+
+from .errors import MgBarrierError
+
+__all__ = ["dask_client", "INSTALL_HINT", "CONNECT_TIMEOUT_S"]
+
+INSTALL_HINT = "pip install 'mgbarrier[label]'"
+#: seconds to wait for a scheduler given by address
+CONNECT_TIMEOUT_S = 10
+
+
+def _import_distributed():
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise MgBarrierError(f"Dask distributed is not installed; {INSTALL_HINT}") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None, *, threads_per_worker: int = 1,
+                timeout: float = CONNECT_TIMEOUT_S, quiet: bool = True) -> Iterator["distributed.Client"]:
+    """A ``distributed.Client``, closed (with its LocalCluster) on exit.
+
+    ``scheduler``: address of a running scheduler (``tcp://host:8786``, or a scheduler file
+    ``*.json``); ``workers`` is then ignored.  Else a ``LocalCluster`` of ``workers``
+    (default: the CPU count) worker *processes* with ``threads_per_worker`` threads each
+    (1: LAMMPS and numpy are not shared between threads), no dashboard; their
+    ``OMP_NUM_THREADS`` is set to ``threads_per_worker``.
+    """
+    distributed = _import_distributed()
+    if scheduler is not None and workers is not None:
+        raise MgBarrierError("give either a number of workers or a scheduler address, not both")
+    if scheduler is not None:
+        scheduler = str(scheduler).strip()
+        if not scheduler:
+            raise MgBarrierError("empty scheduler address")
+        kw = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {"address": scheduler}
+        if "scheduler_file" in kw and not os.path.isfile(scheduler):
+            raise MgBarrierError(f"{scheduler}: no such scheduler file")
+        try:
+            with _quiet_logs(quiet):
+                client = distributed.Client(timeout=f"{timeout}s", **kw)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise MgBarrierError(f"{scheduler}: cannot reach the Dask scheduler within {timeout:g} s "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'})"
+                                 ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if int(workers) != workers or workers < 1:
+        raise MgBarrierError(f"number of workers must be a positive integer, got {workers!r}")
+    if threads_per_worker < 1:
+        raise MgBarrierError(f"threads per worker must be >= 1, got {threads_per_worker!r}")
+    env = {"OMP_NUM_THREADS": str(threads_per_worker), "OPENBLAS_NUM_THREADS": str(threads_per_worker),
+           "MKL_NUM_THREADS": str(threads_per_worker)}
+    with _quiet_logs(quiet):
+        cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=threads_per_worker,
+                                           processes=True, dashboard_address=None,
+                                           worker_class=distributed.Nanny, env=env,
+                                           silence_logs=logging.ERROR if quiet else logging.WARNING)
+        client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        with _quiet_logs(quiet):
+            client.close()
+            cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_logs(quiet: bool):
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.client", "distributed.scheduler",
+                                               "distributed.nanny", "distributed.worker", "tornado")]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, old):
+            lg.setLevel(lv)
