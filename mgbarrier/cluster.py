@@ -15,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .errors import MgBarrierError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import distributed
 
 __all__ = ["dask_client", "INSTALL_HINT", "CONNECT_TIMEOUT_S"]
 
@@ -36,16 +39,19 @@ def _import_distributed():
 
 @contextlib.contextmanager
 def dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None, *, threads_per_worker: int = 1,
-                timeout: float = CONNECT_TIMEOUT_S, quiet: bool = True) -> Iterator["distributed.Client"]:
+                timeout: Optional[float] = None, quiet: bool = True) -> Iterator["distributed.Client"]:
     """A ``distributed.Client``, closed (with its LocalCluster) on exit.
 
     ``scheduler``: address of a running scheduler (``tcp://host:8786``, or a scheduler file
     ``*.json``); ``workers`` is then ignored.  Else a ``LocalCluster`` of ``workers``
     (default: the CPU count) worker *processes* with ``threads_per_worker`` threads each
     (1: LAMMPS and numpy are not shared between threads), no dashboard; their
-    ``OMP_NUM_THREADS`` is set to ``threads_per_worker``.
+    ``OMP_NUM_THREADS`` is set to ``threads_per_worker``.  ``timeout``: seconds to reach a
+    scheduler (default :data:`CONNECT_TIMEOUT_S`).
     """
     distributed = _import_distributed()
+    if timeout is None:
+        timeout = CONNECT_TIMEOUT_S
     if scheduler is not None and workers is not None:
         raise MgBarrierError("give either a number of workers or a scheduler address, not both")
     if scheduler is not None:
@@ -102,5 +108,5 @@ def _quiet_logs(quiet: bool):
     try:
         yield
     finally:
-        for lg, lv in zip(loggers, old):
+        for lg, lv in zip(loggers, old, strict=False):
             lg.setLevel(lv)

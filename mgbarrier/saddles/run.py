@@ -23,20 +23,20 @@ index), so results do not depend on the number of workers or on interruptions.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
-import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError
-from .search import ACCEPTED, artn_search
+from .search import artn_search
 from .settings import ArtnSettings
 
 __all__ = ["run_labelling", "search_seed", "select_atoms", "write_event_log", "read_searches",
@@ -323,8 +323,6 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
     result.  Ctrl-C / SIGTERM stop after the running searches (in-process) or at once (Dask,
     running tasks lost); finished searches are kept, and the summary has ``interrupted``.
     """
-    from ..interrupt import GracefulInterrupt
-
     t_start = time.perf_counter()
     if not isinstance(structure, Atoms):
         raise MgBarrierError(f"{source}: expected an ase.Atoms structure")
@@ -362,6 +360,21 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
             raise MgBarrierError(f"{out_dir}: holds a run with another {', '.join(diff)}; choose another output "
                                  "directory (or the same arguments to resume)")
 
+    with contextlib.ExitStack() as stack:
+        client = None
+        if workers is not None or scheduler is not None:   # an unreachable scheduler fails before any write
+            from ..cluster import dask_client
+
+            client = stack.enter_context(dask_client(workers, scheduler))
+        return _run(structure, potential, selected, searches_per_atom, out_dir, seed, settings, progress, source,
+                    fmax_input, retries, client, ids, run_info, run_path, t_start)
+
+
+def _run(structure, potential, selected, searches_per_atom, out_dir, seed, settings, progress, source, fmax_input,
+         retries, client, ids, run_info, run_path, t_start):
+    from ..interrupt import GracefulInterrupt
+
+    pot_dict = run_info["potential"]
     relaxed, e0, fmax_in = _prepare(structure, potential, source, fmax_input)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not run_path.exists():
@@ -416,14 +429,14 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
     interrupted = False
     try:
         with GracefulInterrupt(log=lambda msg: None) as stop:
-            if workers is None and scheduler is None:
+            if client is None:
                 for a, k in todo:
                     if stop.flag:
                         interrupted = True
                         break
                     got(run_search_task(payload, a, k, search_seed(seed, a, k)))
             elif todo:
-                interrupted = _run_dask(payload, todo, seed, workers, scheduler, got, stop, retries)
+                interrupted = _run_dask(client, payload, todo, seed, got, stop, retries)
             interrupted = interrupted or stop.flag
     except KeyboardInterrupt:
         interrupted = True
@@ -464,27 +477,24 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
     }
 
 
-def _run_dask(payload, todo, seed, workers, scheduler, got, stop, retries) -> bool:
-    from ..cluster import dask_client
-
+def _run_dask(client, payload, todo, seed, got, stop, retries) -> bool:
     from distributed import as_completed
 
-    with dask_client(workers, scheduler) as client:
-        pf = client.scatter(payload, broadcast=True, hash=False)
-        tag = hashlib.sha256(json.dumps([payload["key"], payload["settings"], int(seed)], sort_keys=True)
-                             .encode()).hexdigest()[:16]
-        futures = [client.submit(run_search_task, pf, a, k, search_seed(seed, a, k), retries=retries, pure=False,
-                                 key=f"artn-search-{tag}-{a}-{k}")
-                   for a, k in todo]
-        ac = as_completed(futures, with_results=False)
-        try:
-            for fut in ac:
-                if stop.flag:
-                    client.cancel(futures)
-                    return True
-                got(fut.result())
-                fut.release()
-        except KeyboardInterrupt:
-            client.cancel(futures)
-            return True
+    pf = client.scatter(payload, broadcast=True, hash=False)
+    tag = hashlib.sha256(json.dumps([payload["key"], payload["settings"], int(seed)], sort_keys=True)
+                         .encode()).hexdigest()[:16]
+    futures = [client.submit(run_search_task, pf, a, k, search_seed(seed, a, k), retries=retries, pure=False,
+                             key=f"artn-search-{tag}-{a}-{k}")
+               for a, k in todo]
+    ac = as_completed(futures, with_results=False)
+    try:
+        for fut in ac:
+            if stop.flag:
+                client.cancel(futures)
+                return True
+            got(fut.result())
+            fut.release()
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        return True
     return False
