@@ -28,7 +28,7 @@ __all__ = ["Potential"]
 
 #: commands a potential file may hold besides pair_style / pair_coeff (kept as ``extra``)
 EXTRA_COMMANDS = ("pair_modify", "neigh_modify", "neighbor")
-_SETFL_STYLES = ("eam/fs", "eam/alloy", "eam/he")
+_SETFL_STYLES = ("eam/fs", "eam/alloy")
 _ELEMENTS = frozenset(chemical_symbols[1:])
 
 
@@ -87,8 +87,8 @@ class Potential:
         """Build from command arguments (a leading ``pair_style``/``pair_coeff`` word is dropped).
 
         ``base``: folder in which relative file names are looked for first (default: the
-        working directory).  Missing files, and element names absent from an eam/fs or
-        eam/alloy file, raise :class:`MgBarrierError`.
+        working directory).  Missing files, and for eam/fs and eam/alloy element names
+        absent from the file or truncated tables, raise :class:`MgBarrierError`.
         """
         base_dir = Path(base) if base is not None else Path.cwd()
         style = " ".join(pair_style.split())
@@ -108,7 +108,7 @@ class Potential:
                 raise MgBarrierError(f"Potential: pair_coeff {line!r} needs two type specifiers")
             resolved.append(" ".join(words[:2] + [_resolve_word(w, base_dir) for w in words[2:]]))
         pot = cls(style, tuple(resolved), tuple(" ".join(str(c).split()) for c in extra))
-        pot._check_setfl_elements()
+        pot._check_setfl()
         return pot
 
     @classmethod
@@ -204,9 +204,11 @@ class Potential:
                                  "'pair_coeff * * FILE El1 El2 ...' line naming one element per type")
         return merged
 
-    def _check_setfl_elements(self) -> None:
-        """eam/fs, eam/alloy: every element asked for must be in the file's header (line 4)."""
-        if self.pair_style.split()[0] not in _SETFL_STYLES:
+    def _check_setfl(self) -> None:
+        """eam/fs, eam/alloy files: the elements asked for are in the header (line 4) and the
+        tables are complete (LAMMPS aborts the whole process on a truncated setfl file)."""
+        style = self.pair_style.split()[0]
+        if style not in _SETFL_STYLES:
             return
         for line in self.pair_coeff:
             words = line.split()
@@ -214,17 +216,24 @@ class Potential:
                 continue
             path = Path(words[2])
             try:
-                with open(path) as fh:
-                    header = [next(fh) for _ in range(4)][3].split()
-                nel = int(header[0])
-                have = header[1:1 + nel]
-            except (OSError, StopIteration, ValueError, IndexError, UnicodeDecodeError):
-                raise MgBarrierError(f"{path}: not a readable {self.pair_style} (setfl) file: line 4 must "
-                                     "give the number of elements and their names") from None
+                lines = path.read_text().splitlines()
+                nel, *have = lines[3].split()
+                nel = int(nel)
+                have = have[:nel]
+                nrho, nr = int(lines[4].split()[0]), int(lines[4].split()[2])
+                found = sum(len(ln.split()) for ln in lines[5:])
+            except (OSError, ValueError, IndexError, UnicodeDecodeError):
+                raise MgBarrierError(f"{path}: not a readable {style} (setfl) file: line 4 must give the "
+                                     "number of elements and their names, line 5 Nrho drho Nr dr cutoff") from None
             missing = [el for el in words[3:] if el != "NULL" and el not in have]
             if missing:
                 raise MgBarrierError(f"{path}: element(s) {', '.join(missing)} not in the potential "
                                      f"file (it has {', '.join(have)})")
+            density_tables = nel if style == "eam/fs" else 1
+            expected = nel * (4 + nrho + density_tables * nr) + nel * (nel + 1) // 2 * nr
+            if found < expected:
+                raise MgBarrierError(f"{path}: truncated {style} file: {found} values after the header, "
+                                     f"{expected} expected")
 
     def check(self) -> None:
         """Let LAMMPS read the potential once (two atoms per type in a 30 Å box, ``run 0``).
