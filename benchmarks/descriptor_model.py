@@ -58,11 +58,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from mgbarrier import __version__, load_model
-    from mgbarrier.checkpoint import save_checkpoint
-    from mgbarrier.descriptor import DEFAULT_ALPHAS, fit_descriptor_model
+    from mgbarrier.io.files import atomic_write, file_sha256
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
     from mgbarrier.metrics import pearson, rmse
-    from mgbarrier.structures import atomic_write
-    from mgbarrier.symgnn_data import file_sha256, read_symgnn_pickle
+    from mgbarrier.models.checkpoint import save_checkpoint
+    from mgbarrier.training.descriptor import DEFAULT_ALPHAS, fit_descriptor_model
 
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     command = " ".join(["OMP_NUM_THREADS=%s python benchmarks/descriptor_model.py" % os.environ.get(

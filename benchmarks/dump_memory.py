@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier import load_model
-    from mgbarrier.predict_files import predict_file
+    from mgbarrier.pipeline import predict_file
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     with tempfile.TemporaryDirectory(prefix="mgbarrier-dumpmem-") as tmp:

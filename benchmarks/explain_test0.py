@@ -48,15 +48,16 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier import __version__, load_model
+    from mgbarrier.cli.explain import Progress, select_atoms, write_folder, write_outputs
     from mgbarrier.errors import MgBarrierError
     from mgbarrier.explain.api import TopologySettings, explain_atoms, model_parts, pooled_cycle_bins
-    from mgbarrier.explain.cli import Progress, select_atoms, write_folder, write_outputs
     from mgbarrier.explain.explainer import ExplainerSettings
     from mgbarrier.explain.mro import MRO_RANGE, fraction_in_range
     from mgbarrier.explain.plots import plot_cycles_per_bin, plot_distance_distribution
     from mgbarrier.explain.topology import BINS, PAPER_TABLE6
     from mgbarrier.explain.writers import SUMMARY_COLUMNS, _fmt, field_distances, summary_rows, top_distances
-    from mgbarrier.structures import atomic_write, iread_structures
+    from mgbarrier.io.files import atomic_write
+    from mgbarrier.io.structures import iread_structures
 
     try:
         model = load_model(args.model)

@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     from mgbarrier.glass.attention import compare_attention
     from mgbarrier.glass.build import generate, make_plan
     from mgbarrier.glass.datasets import RunCache, load_split, read_manifest
-    from mgbarrier.glass.metrics import METRIC_NAMES
     from mgbarrier.glass.dmpnn import DMPNNConfig
+    from mgbarrier.glass.metrics import METRIC_NAMES
     from mgbarrier.glass.train import TrainingInterrupted, TrainSettings, load_classifier, score, train_classifier
 
     a = parse(argv)
@@ -246,7 +246,7 @@ def main(argv=None) -> int:
     lines.append(f"- analysis {timings['analysis_s']:.0f} s, evaluation {timings['evaluation_s']:.0f} s")
     text = "\n".join(lines) + "\n"
     a.results.parent.mkdir(parents=True, exist_ok=True)
-    from mgbarrier.structures import atomic_write
+    from mgbarrier.io.files import atomic_write
 
     atomic_write(a.results, lambda tmp: Path(tmp).write_text(text))
     js = {"command": cmd, "preset": a.preset, "timings": timings, "analysis": rep, "attention": att,

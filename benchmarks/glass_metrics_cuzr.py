@@ -100,7 +100,7 @@ def one_run(natoms: int, rate: float, melt_ps: float, seed: int) -> dict:
 def main(argv=None) -> int:
     from mgbarrier.glass.metrics import METRIC_NAMES
     from mgbarrier.glass.tg import fit_tg, indicator_regression
-    from mgbarrier.structures import atomic_write
+    from mgbarrier.io.files import atomic_write
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--natoms", type=int, default=2000)

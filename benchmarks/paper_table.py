@@ -48,8 +48,8 @@ ROWS = list(LABELS)
 
 
 def network_config(row: str, quick: bool):
-    from mgbarrier.baselines import BaselineConfig
-    from mgbarrier.model import SymGNNConfig
+    from mgbarrier.nn.baselines import BaselineConfig
+    from mgbarrier.nn.symgnn import SymGNNConfig
 
     small = dict(hidden=16, edge_hidden=8, encoder_hidden=16, heads=(2, 1), lebedev_order=17,
                  radial_points=128) if quick else {}
@@ -63,7 +63,7 @@ def network_config(row: str, quick: bool):
 
 
 def load_sets(data: Path):
-    from mgbarrier.symgnn_data import read_symgnn_pickle
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
 
     names = [f"train{k}" for k in range(7)] + ["test0", "test1"]
     missing = [str(data / f"{n}.pickle") for n in names if not (data / f"{n}.pickle").exists()]
@@ -91,7 +91,7 @@ def run_network(row: str, seed: int, atoms: dict, args, run_dir: Path) -> dict:
     import torch
 
     from mgbarrier import load_model
-    from mgbarrier.training import TrainSettings, make_labelled_graph, train
+    from mgbarrier.training.symgnn import TrainSettings, make_labelled_graph, train
 
     cfg = network_config(row, args.quick)
     train_set = [make_labelled_graph(atoms[f"train{k}"], cfg, f"train{k}") for k in range(6)]
@@ -112,8 +112,8 @@ def run_network(row: str, seed: int, atoms: dict, args, run_dir: Path) -> dict:
 
 def run_descriptor(atoms: dict, run_dir: Path) -> dict:
     from mgbarrier import load_model
-    from mgbarrier.checkpoint import save_checkpoint
-    from mgbarrier.descriptor import DEFAULT_ALPHAS, fit_descriptor_model
+    from mgbarrier.models.checkpoint import save_checkpoint
+    from mgbarrier.training.descriptor import DEFAULT_ALPHAS, fit_descriptor_model
 
     t0 = time.perf_counter()
     payload, _ = fit_descriptor_model([atoms[f"train{k}"] for k in range(6)], [atoms["train6"]], DEFAULT_ALPHAS)
@@ -173,7 +173,7 @@ def main(argv=None) -> int:
     command = "OMP_NUM_THREADS=%s python benchmarks/paper_table.py %s" % (
         os.environ.get("OMP_NUM_THREADS", "2"), " ".join(sys.argv[1:] if argv is None else argv))
 
-    from mgbarrier.structures import atomic_write
+    from mgbarrier.io.files import atomic_write
 
     atoms = load_sets(args.data)
     for row in args.rows:

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier import load_model
-    from mgbarrier.symgnn_data import read_symgnn_pickle
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
 
     if not args.structure.exists():
         print(f"predict_speed: {args.structure}: not found (the shared dataset is needed)", file=sys.stderr)

@@ -51,22 +51,6 @@ NAMES = {"species": "cu64zr36-symgnn", "soap": "cu64zr36-symgnn-soap"}
 FILES = {**{NAMES[k]: v[1] for k, v in VARIANTS.items()}, "cu64zr36-descriptor": "cu64zr36_descriptor.pt"}
 
 
-def simplex_grid(k: int, step: float = 0.05):
-    """All weight vectors (k,) >= 0 summing to 1 whose entries are multiples of ``step``."""
-    n = int(round(1 / step))
-
-    def parts(k, total):
-        if k == 1:
-            yield (total,)
-            return
-        for i in range(total + 1):
-            for rest in parts(k - 1, total - i):
-                yield (i,) + rest
-
-    for p in parts(k, n):
-        yield tuple(x / n for x in p)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -86,15 +70,15 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier import __version__, load_model
-    from mgbarrier.checkpoint import load_checkpoint, save_checkpoint
-    from mgbarrier.ensemble import ensemble_checkpoint
+    from mgbarrier.graphs.inputs import soap_dimension
+    from mgbarrier.io.files import atomic_write, file_sha256
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
     from mgbarrier.metrics import pearson, rmse
-    from mgbarrier.model import SymGNNConfig
-    from mgbarrier.node_features import soap_dimension
-    from mgbarrier.refit import refit_output_layer
-    from mgbarrier.structures import atomic_write
-    from mgbarrier.symgnn_data import file_sha256, read_symgnn_pickle
-    from mgbarrier.training import TrainSettings, make_labelled_graph, train
+    from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
+    from mgbarrier.nn.symgnn import SymGNNConfig
+    from mgbarrier.training.ensemble import choose_weights, ensemble_checkpoint
+    from mgbarrier.training.refit import refit_output_layer
+    from mgbarrier.training.symgnn import TrainSettings, make_labelled_graph, train
 
     names = [f"train{k}" for k in range(7)] + ["test0", "test1"]
     files = {n: args.data / f"{n}.pickle" for n in names}
@@ -168,9 +152,8 @@ def main(argv=None) -> int:
     models = {n: load_model(args.weights / FILES[n]) for n in members}
     val_pred = {n: m.predict(atoms["train6"]) for n, m in models.items()}
     order = list(members)
-    stack = np.stack([val_pred[n] for n in order])
-    grid = {w: pearson(np.asarray(w) @ stack, labels["train6"]) for w in simplex_grid(len(order))}
-    w_best = max(grid, key=lambda w: grid[w])
+    chosen = choose_weights([val_pred[n] for n in order], labels["train6"])
+    grid, w_best = chosen["grid"], chosen["weights"]
     val_scores = {n: pearson(val_pred[n], labels["train6"]) for n in order}
     val_scores["cu64zr36-ensemble"] = grid[w_best]
     candidates = [n for n in val_scores if n != "cu64zr36-descriptor"]

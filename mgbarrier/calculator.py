@@ -20,16 +20,30 @@ Uncertainty: ``barriers_std`` exists only for a committee (two or more models), 
 committee variance in MACE does; a single model does not list it in its
 ``implemented_properties`` (asking for it raises ``PropertyNotImplementedError``)
 rather than returning zeros that would claim a certainty the model does not have.
-``results['barriers_committee']`` holds every member's prediction, shape (M, N).
+``barriers_committee`` holds every member's prediction, shape (M, N).
+
+A raw committee spread is not an error bar (for the shipped Cu64Zr36 models it does not
+track the error at all: Pearson 0.02).  As in matscipy's committee, the spread is scaled by a
+factor alpha fitted on labelled validation structures (Imbalzano et al., J. Chem. Phys. 154,
+074102 (2021))::
+
+    calc.calibrate(validation_frames)       # frames with per-atom 'barrier' labels (eV)
+    calc.get_property("barriers_std", a)    # alpha * committee std (ddof 1)
+
+Until then ``barriers_std`` is the raw spread and comes with one :class:`MgBarrierWarning`.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
+
+from .errors import MgBarrierError, MgBarrierWarning
+from .graphs.checks import validate_atoms
 
 ModelSpec = Union[None, str, Path, object, Sequence[Union[str, Path, object]]]
 
@@ -48,20 +62,22 @@ class BarrierCalculator(Calculator):
             (``label``, ``directory``, ``atoms``, ...).
     """
 
-    implemented_properties = ["barriers", "barriers_std"]
+    implemented_properties = ["barriers", "barriers_std", "barriers_committee"]
 
     def __init__(self, model: ModelSpec = None, device: str = "cpu", n_transforms: Optional[int] = None,
-                 **kwargs):
+                 calibration: Optional[float] = None, **kwargs):
         Calculator.__init__(self, **kwargs)
         specs = list(model) if isinstance(model, (list, tuple)) else [model]
         if not specs:
-            from .errors import MgBarrierError
-
             raise MgBarrierError("BarrierCalculator: empty list of models")
         self.models = [_load(spec, device, n_transforms) for spec in specs]
         if len(self.models) == 1:
             # no uncertainty from one model (see module docstring)
-            self.implemented_properties = ["barriers"]
+            self.implemented_properties = ["barriers", "barriers_committee"]
+        if calibration is not None and not (np.isfinite(calibration) and calibration > 0):
+            raise MgBarrierError(f"BarrierCalculator: calibration must be a positive number, got {calibration!r}")
+        self.calibration = calibration
+        self._warned = False
         self.parameters.update(model=[_describe(s, m) for s, m in zip(specs, self.models)],
                                device=str(device), n_transforms=n_transforms)
 
@@ -75,13 +91,57 @@ class BarrierCalculator(Calculator):
         if not system_changes and "barriers" in self.results:
             return  # e.g. a second property asked for the same structure
         Calculator.calculate(self, atoms, properties, system_changes)
-        preds = np.stack([np.asarray(m.predict(self.atoms), dtype=np.float64) for m in self.models])
+        validate_atoms(self.atoms, self.atoms.info.get("source", "") or "BarrierCalculator")
+        preds = self._committee(self.atoms)
         self.results["barriers_committee"] = preds
         if len(self.models) == 1:
             self.results["barriers"] = preds[0].copy()
         else:
             self.results["barriers"] = preds.mean(axis=0)
-            self.results["barriers_std"] = preds.std(axis=0)
+            if self.calibration is None:
+                if not self._warned:
+                    warnings.warn(MgBarrierWarning(
+                        "barriers_std is the raw committee spread, not an error bar; calibrate it with "
+                        "calc.calibrate(labelled validation frames)"), stacklevel=2)
+                    self._warned = True
+                self.results["barriers_std"] = preds.std(axis=0)  # population std, as documented
+            else:
+                self.results["barriers_std"] = self.calibration * preds.std(axis=0, ddof=1)
+
+    def _committee(self, atoms: Atoms) -> np.ndarray:
+        return np.stack([np.asarray(m.predict(atoms), dtype=np.float64) for m in self.models])
+
+    def calibrate(self, frames: Sequence[Atoms], label: str = "barrier") -> float:
+        """Fit the scale ``alpha`` of the committee spread on labelled frames and use it from now on.
+
+        With M members, mean prediction y_bar, spread s (ddof 1) and label y over every
+        labelled atom: alpha^2 = -1/M + (M-3)/(M-1) * <(y_bar - y)^2 / s^2> (Imbalzano et al. 2021,
+        as matscipy's committee); for M <= 3, where that estimator is undefined,
+        alpha^2 = <(y_bar - y)^2 / s^2>.  Returns alpha."""
+        if len(self.models) < 2:
+            raise MgBarrierError("calibrate: a committee needs two or more models")
+        ratios = []
+        for k, atoms in enumerate(frames):
+            where = atoms.info.get("source", f"frame {k}")
+            if label not in atoms.arrays:
+                raise MgBarrierError(f"{where}: no per-atom {label!r} labels to calibrate on")
+            y = np.asarray(atoms.arrays[label], dtype=float)
+            validate_atoms(atoms, where)
+            preds = self._committee(atoms)
+            err2 = (preds.mean(axis=0) - y) ** 2
+            var = preds.var(axis=0, ddof=1)
+            ok = np.isfinite(y) & (var > 0)
+            ratios.append(err2[ok] / var[ok])
+        r = np.concatenate(ratios) if ratios else np.zeros(0)
+        if len(r) == 0:
+            raise MgBarrierError("calibrate: no labelled atoms with a non-zero committee spread")
+        m = len(self.models)
+        alpha2 = -1.0 / m + (m - 3) / (m - 1) * float(r.mean()) if m > 3 else float(r.mean())
+        if not alpha2 > 0:
+            raise MgBarrierError(f"calibrate: the estimate of alpha^2 is {alpha2:.3g} (too few members or atoms)")
+        self.calibration = float(np.sqrt(alpha2))
+        self.results.clear()
+        return self.calibration
 
     def get_barriers(self, atoms: Optional[Atoms] = None) -> np.ndarray:
         """Per-atom barriers (eV, shape (N,)) of ``atoms`` (default: the attached atoms)."""
@@ -95,7 +155,7 @@ class BarrierCalculator(Calculator):
 def _load(spec, device, n_transforms):
     if spec is not None and not isinstance(spec, (str, Path)) and hasattr(spec, "predict"):
         return spec
-    from .predictor import load_model
+    from .models.registry import load_model
 
     return load_model(spec, device=device, n_transforms=n_transforms)
 

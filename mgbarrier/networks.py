@@ -1,27 +1,8 @@
-"""Which network a configuration builds, and which checkpoint ``kind`` it is saved as.
+"""Moved: import from
+mgbarrier.nn.networks.
 
-``"symgnn"`` -> :class:`mgbarrier.model.SymGNN` (:class:`~mgbarrier.model.SymGNNConfig`),
-``"baseline"`` -> the paper-table baselines of :mod:`mgbarrier.baselines`.
+Kept as a thin alias for one release; nothing imports it inside the package.
 """
 from __future__ import annotations
 
-from typing import Union
-
-from torch import nn
-
-from .baselines import BaselineConfig, build_baseline
-from .model import SymGNN, SymGNNConfig
-
-NetworkConfig = Union[SymGNNConfig, BaselineConfig]
-
-
-def network_kind(cfg: NetworkConfig) -> str:
-    return "symgnn" if isinstance(cfg, SymGNNConfig) else "baseline"
-
-
-def config_from_dict(kind: str, d: dict) -> NetworkConfig:
-    return SymGNNConfig.from_dict(d) if kind == "symgnn" else BaselineConfig.from_dict(d)
-
-
-def build_network(cfg: NetworkConfig) -> nn.Module:
-    return SymGNN(cfg) if isinstance(cfg, SymGNNConfig) else build_baseline(cfg)
+from .nn.networks import *  # noqa: F401,F403

@@ -38,9 +38,9 @@ def make_glass(n_cells: int = 3, a: float = 4.0, seed: int = 0, jitter: float = 
 
 def write_tiny_model(path: Path, seed: int = 0) -> Path:
     """A small random-weight SymGNN checkpoint (fast; for plumbing tests, not accuracy)."""
-    from mgbarrier.checkpoint import save_checkpoint
-    from mgbarrier.graph import build_graph
-    from mgbarrier.model import SymGNN, SymGNNConfig
+    from mgbarrier.graphs.graph import build_graph
+    from mgbarrier.models.checkpoint import save_checkpoint
+    from mgbarrier.nn.symgnn import SymGNN, SymGNNConfig
 
     torch.manual_seed(seed)
     cfg = SymGNNConfig(hidden=16, edge_hidden=8, encoder_hidden=16, heads=(2, 1), lebedev_order=17,

@@ -9,12 +9,20 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
+from conftest import FIXTURE, make_glass, need
 
-from mgbarrier.artn import (REJECT_INCOMPLETE, REJECT_MOVED, REJECT_NONFINITE, REJECT_NONPOSITIVE,
-                            artn_labels, find_run_files, labelled_structure_from_run, parse_event_log)
 from mgbarrier.cli import main
 from mgbarrier.errors import MgBarrierError
-from conftest import FIXTURE, make_glass, need
+from mgbarrier.io.artn import (
+    REJECT_INCOMPLETE,
+    REJECT_MOVED,
+    REJECT_NONFINITE,
+    REJECT_NONPOSITIVE,
+    artn_labels,
+    find_run_files,
+    labelled_structure_from_run,
+    parse_event_log,
+)
 
 # header of log.event as lammps-ARTn writes it (flag_push_over 1, flag_press 1): print_info(2) in min_artn.cpp
 HEADER = (

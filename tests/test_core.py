@@ -1,7 +1,6 @@
 """Core: structures -> graphs, SymGNN invariance and determinism, checkpoints, training."""
 from __future__ import annotations
 
-import io
 import pickle
 from pathlib import Path
 
@@ -10,16 +9,16 @@ import pytest
 import torch
 from ase import Atoms
 from ase.neighborlist import neighbor_list as ase_neighbor_list
+from conftest import DATA, make_glass, need
 
 import mgbarrier
-from mgbarrier.checkpoint import load_checkpoint, save_checkpoint
 from mgbarrier.errors import MgBarrierError
-from mgbarrier.graph import build_graph, neighbour_pairs
-from mgbarrier.model import SymGNN, SymGNNConfig
-from mgbarrier.species import element_from_mass, parse_species_map
-from mgbarrier.structures import validate_atoms
-
-from conftest import DATA, make_glass, need, write_tiny_model
+from mgbarrier.graphs.checks import validate_atoms
+from mgbarrier.graphs.graph import build_graph
+from mgbarrier.graphs.neighbours import neighbour_pairs
+from mgbarrier.io.species import element_from_mass, parse_species_map
+from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
+from mgbarrier.nn.symgnn import SymGNN, SymGNNConfig
 
 
 def _pairs_sorted(i, j, D):
@@ -123,7 +122,7 @@ def test_sampled_mode_is_reproducible_but_only_approximately_invariant(tiny_mode
 
 def test_haar_table_matches_brute_force_average(tiny_model_path):
     """The tabulated Haar expectation equals a Monte-Carlo average over random O(3) transforms."""
-    from mgbarrier.layers import haar_rotation
+    from mgbarrier.nn.layers import haar_rotation
 
     model = mgbarrier.load_model(tiny_model_path)
     net = model.net
@@ -161,7 +160,7 @@ def test_von_mises_reparameterisation_gradient():
     """d E[cos θ]/dκ from the implicit reparameterisation matches the analytic A'(κ)."""
     from scipy.special import i0, i1, ive
 
-    from mgbarrier.layers import sample_von_mises
+    from mgbarrier.nn.layers import sample_von_mises
 
     kappa = torch.tensor([1.5], requires_grad=True)
     g = torch.Generator().manual_seed(0)
@@ -208,7 +207,7 @@ def test_checkpoint_refuses_bad_files(tmp_path, tiny_model_path):
 
 
 def test_restricted_unpickler_refuses_code(tmp_path):
-    from mgbarrier.symgnn_data import load_pickle_arrays
+    from mgbarrier.io.symgnn_pickle import load_pickle_arrays
 
     marker = tmp_path / "pwned"
 
@@ -229,7 +228,7 @@ def test_restricted_unpickler_refuses_code(tmp_path):
 def test_published_pickle_reads():
     atoms = mgbarrier.symgnn_data.read_symgnn_pickle(need(DATA / "test0.pickle")) \
         if hasattr(mgbarrier, "symgnn_data") else None
-    from mgbarrier.symgnn_data import read_symgnn_pickle
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
 
     atoms = read_symgnn_pickle(need(DATA / "test0.pickle"))
     assert len(atoms) == 3000 and set(atoms.get_chemical_symbols()) == {"Cu", "Zr"}
@@ -284,7 +283,7 @@ def test_cli_info_and_import(tmp_path, tiny_model_path, capsys):
 def test_chunked_inference_equals_full(tiny_model_path):
     """Without gradients, big graphs run in atom-aligned edge slices: same numbers, also for
     edges in any order and an atom with no neighbour."""
-    from mgbarrier.graph import Graph
+    from mgbarrier.graphs.graph import Graph
 
     model = mgbarrier.load_model(tiny_model_path)
     atoms = make_glass(n_cells=3, seed=4)

@@ -9,20 +9,20 @@ import torch
 
 pytest.importorskip("dscribe")
 
+from conftest import DATA, make_glass, need  # noqa: E402
+
 import mgbarrier  # noqa: E402
-from mgbarrier.checkpoint import save_checkpoint  # noqa: E402
 from mgbarrier.errors import MgBarrierError  # noqa: E402
 from mgbarrier.metrics import pearson  # noqa: E402
-from mgbarrier.predictor import SHIPPED, WEIGHTS_DIR  # noqa: E402
-
-from conftest import DATA, make_glass, need  # noqa: E402
+from mgbarrier.models.checkpoint import save_checkpoint  # noqa: E402
+from mgbarrier.models.registry import SHIPPED, WEIGHTS_DIR  # noqa: E402
 
 ALPHAS = [1e-2, 1.0, 1e2, 1e4]
 
 
 def _label(atoms):
     """A learnable synthetic barrier (eV): local coordination within 3.2 Å plus a Zr offset."""
-    from mgbarrier.graph import neighbour_pairs
+    from mgbarrier.graphs.neighbours import neighbour_pairs
 
     i, _, _ = neighbour_pairs(atoms, 3.2, with_distance=True)
     coord = np.bincount(i, minlength=len(atoms))
@@ -37,7 +37,7 @@ def _labelled(seed):
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    from mgbarrier.descriptor import fit_descriptor_model
+    from mgbarrier.training.descriptor import fit_descriptor_model
 
     train = [_labelled(s) for s in range(3)]
     train[0].arrays["barrier"][:5] = np.nan  # unlabelled atoms are skipped
@@ -78,7 +78,8 @@ def test_load_predict_shape_determinism(fitted):
 
 def test_prediction_equals_full_feature_path(fitted, monkeypatch):
     """The folded (project-then-average, chunked) prediction equals ridge on the full feature rows."""
-    import mgbarrier.descriptor as d
+    import mgbarrier.graphs.soap as soap
+    import mgbarrier.training.descriptor as d
 
     path, _, _ = fitted
     model = mgbarrier.load_model(path)
@@ -88,13 +89,13 @@ def test_prediction_equals_full_feature_path(fitted, monkeypatch):
     ref = ref * model.label_std + model.label_mean
     p = model.predict(a)
     np.testing.assert_allclose(p, ref, rtol=0, atol=1e-6)
-    monkeypatch.setattr(d, "CHUNK", 25)  # spatial blocks on clusters with periodic images
+    monkeypatch.setattr(soap, "CHUNK", 25)  # spatial blocks on clusters with periodic images
     np.testing.assert_allclose(model.predict(a), p, rtol=0, atol=1e-8)
     tri = a.copy()  # and in a triclinic cell
     tri.set_cell(a.cell.array + np.array([[0, 0, 0], [3.0, 0, 0], [1.0, 2.0, 0]]), scale_atoms=True)
-    monkeypatch.setattr(d, "CHUNK", 10 ** 9)
+    monkeypatch.setattr(soap, "CHUNK", 10 ** 9)
     whole = model.predict(tri)
-    monkeypatch.setattr(d, "CHUNK", 25)
+    monkeypatch.setattr(soap, "CHUNK", 25)
     np.testing.assert_allclose(model.predict(tri), whole, rtol=0, atol=1e-8)
 
 
@@ -137,7 +138,8 @@ def test_mismatched_weights_are_refused(fitted, tmp_path):
 
 
 def test_missing_dscribe_is_a_clear_error(monkeypatch):
-    from mgbarrier.descriptor import DEFAULT_CONFIG, Featurizer
+    from mgbarrier.graphs.soap import Featurizer
+    from mgbarrier.models.descriptor import DEFAULT_CONFIG
 
     monkeypatch.setitem(sys.modules, "dscribe.descriptors", None)  # import now raises ImportError
     with pytest.raises(MgBarrierError, match=r"mgbarrier\[descriptor\]"):
@@ -166,7 +168,8 @@ def test_shipped_model_reproduces_its_test0_pearson():
     """Shipped model on test0: Pearson within 0.01 of what its metadata records (~1 s)."""
     if not SHIPPED_PATH.exists():
         pytest.skip(f"{SHIPPED_PATH} not installed")
-    from mgbarrier.symgnn_data import file_sha256, read_symgnn_pickle
+    from mgbarrier.io.files import file_sha256
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
 
     path = need(DATA / "test0.pickle")
     model = mgbarrier.load_model("cu64zr36-descriptor")
@@ -199,9 +202,9 @@ def test_structure_unlike_the_training_glasses_warns(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
     assert len(err) == 1 and err[0].startswith("mgbarrier: warning: ") and "fcc.extxyz" in err[0]
     need(DATA / "test0.pickle")
-    from mgbarrier.symgnn_data import read_symgnn_pickle
-
     import warnings
+
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
     with warnings.catch_warnings():
         warnings.simplefilter("error", MgBarrierWarning)
         model.predict(read_symgnn_pickle(DATA / "test0.pickle"))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from ase.io import write
-
 from conftest import make_glass, write_tiny_model
+
 from mgbarrier.cli import main
 from mgbarrier.errors import MgBarrierError
 from mgbarrier.explain.api import explain_atoms, model_parts
@@ -19,8 +19,8 @@ from mgbarrier.explain.explainer import ExplainerSettings, explain_node
 from mgbarrier.explain.mro import atom_importance, distance_histogram, fraction_in_range, top_edges
 from mgbarrier.explain.subgraph import receptive_field
 from mgbarrier.explain.topology import cycles_per_edge, importance_bins, optimal_cycles
-from mgbarrier.graph import build_graph
-from mgbarrier.model import SymGNN, SymGNNConfig
+from mgbarrier.graphs.graph import build_graph
+from mgbarrier.nn.symgnn import SymGNN, SymGNNConfig
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +256,7 @@ def test_cli_bad_input_one_line_exit_2_nothing_written(tmp_path, tiny, glass_fil
 
 
 def test_cli_failure_while_writing_keeps_old_output(tmp_path, tiny, glass_file, capsys, monkeypatch):
-    from mgbarrier.explain import cli as ecli
+    from mgbarrier.cli import explain as ecli
 
     out = tmp_path / "exp"
     out.mkdir()
@@ -279,7 +279,7 @@ def test_cli_failure_while_writing_keeps_old_output(tmp_path, tiny, glass_file, 
 
 
 def test_progress_bar_on_a_terminal():
-    from mgbarrier.explain.cli import Progress
+    from mgbarrier.cli.explain import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -299,7 +299,7 @@ def test_progress_bar_on_a_terminal():
 
 
 def test_atom_selection():
-    from mgbarrier.explain.cli import select_atoms
+    from mgbarrier.cli.explain import select_atoms
 
     assert select_atoms([5, 2], "2,7", 10) == [5, 2, 7]
     drawn = select_atoms(None, "random:4", 100, seed=3)
@@ -331,8 +331,9 @@ def test_ovito_explanation_modifier(tmp_path, tiny, glass_file):
     imp = np.asarray(bonds["Importance"])
     assert np.all(np.diff(imp) <= 0) and np.asarray(bonds["Color"]).shape == (12, 3)
     # bonds are the explanation's top edges, with the right periodic images (lengths < cutoff)
-    import mgbarrier
     from ase.io import read
+
+    import mgbarrier
 
     atoms = read(glass_file)
     exp = explain_atoms(mgbarrier.load_model(tiny), atoms, [4], ExplainerSettings(epochs=15), top=12,

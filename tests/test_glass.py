@@ -13,8 +13,8 @@ import pytest
 import torch
 from ase import Atoms
 from ase.io import write
-
 from conftest import make_glass
+
 from mgbarrier.cli import main
 from mgbarrier.glass import datasets as gds
 from mgbarrier.glass.datasets import Config, config_to_atoms
@@ -282,8 +282,7 @@ def test_training_resumes_and_refuses_other_architecture(tmp_path):
 
 
 def test_attention_threshold_and_local_glassiness(tmp_path):
-    from mgbarrier.glass.attention import (attention_threshold, compare_attention, trough_threshold,
-                                          window_attention)
+    from mgbarrier.glass.attention import attention_threshold, compare_attention, trough_threshold, window_attention
     from mgbarrier.glass.local import local_glassiness
 
     rng = np.random.default_rng(4)
@@ -391,7 +390,8 @@ def ka_run():
 
 
 def test_lammps_ka2d_tiny_run(ka_run, tmp_path):
-    from mgbarrier.glass.kob_andersen import load_run, run_to_atoms, save_run
+    from mgbarrier.glass.datasets import run_to_atoms
+    from mgbarrier.glass.kob_andersen import load_run, save_run
 
     s, run = ka_run
     L = np.sqrt(200 / 1.2)

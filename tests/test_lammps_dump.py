@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
 from ase import Atoms
-
 from conftest import make_glass
+
 from mgbarrier.errors import MgBarrierError
-from mgbarrier.lammps_dump import DumpWriter, count_frames, iread_dump, read_dump
+from mgbarrier.io.lammps_dump import DumpWriter, count_frames, iread_dump, read_dump
 
 CUZR = {1: "Cu", 2: "Zr"}
 

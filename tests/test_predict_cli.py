@@ -6,12 +6,11 @@ from pathlib import Path
 import ase.io
 import numpy as np
 import pytest
-from ase import Atoms
-
 from conftest import make_glass
+
 from mgbarrier import load_model
 from mgbarrier.cli import main
-from mgbarrier.lammps_dump import iread_dump
+from mgbarrier.io.lammps_dump import iread_dump
 
 CUZR = {1: "Cu", 2: "Zr"}
 
@@ -260,7 +259,7 @@ def test_unknown_output_suffix_is_refused(tmp_path, dump3, tiny_model_path, caps
 
 
 def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, dump3, tiny_model_path, capsys, monkeypatch):
-    from mgbarrier.predictor import SymGNNPredictor
+    from mgbarrier.models.graph_network import SymGNNPredictor
 
     real = SymGNNPredictor.predict
     calls = []

@@ -8,7 +8,7 @@ from conftest import DATA, need
 
 import mgbarrier
 from mgbarrier.metrics import pearson
-from mgbarrier.predictor import SHIPPED, WEIGHTS_DIR, default_model_name
+from mgbarrier.models.registry import SHIPPED, WEIGHTS_DIR, default_model_name
 
 INSTALLED = [name for name, f in SHIPPED.items() if (WEIGHTS_DIR / f).exists()]
 SYMGNN = [n for n in INSTALLED if n.startswith("cu64zr36-symgnn")]
@@ -16,7 +16,7 @@ SYMGNN = [n for n in INSTALLED if n.startswith("cu64zr36-symgnn")]
 
 @pytest.fixture(scope="module")
 def test0():
-    from mgbarrier.symgnn_data import read_symgnn_pickle
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
 
     return read_symgnn_pickle(need(DATA / "test0.pickle"))
 

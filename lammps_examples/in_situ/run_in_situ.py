@@ -90,7 +90,7 @@ thermo_style custom step temp pe press vol
 
 def _types_in_data(path: str, species_map=None) -> dict:
     """{type: element} of a data file: ``species_map`` checked against its types, else its Masses."""
-    from mgbarrier.structures import read_lammps_data
+    from mgbarrier.io.lammps_data import read_lammps_data
 
     atoms = read_lammps_data(path, species_map or None)   # refuses unmapped types
     return {int(t): s for t, s in zip(atoms.arrays["type"], atoms.get_chemical_symbols())}
@@ -120,8 +120,8 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     try:
+        from mgbarrier.io.species import parse_species_map
         from mgbarrier.lammps import atoms_from_lammps, lammps, set_per_atom_property, species_map_from_masses
-        from mgbarrier.species import parse_species_map
 
         model = mgbarrier.load_model(args.model)
         species_map = parse_species_map(args.species)
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
             lmp.file(args.input)
         if not species_map:
             species_map = species_map_from_masses(lmp)
-        from mgbarrier.species import map_types
+        from mgbarrier.io.species import map_types
 
         map_types(np.arange(1, int(lmp.extract_global("ntypes")) + 1), species_map,
                   args.input or args.data)   # every type needs an element, before anything runs

@@ -5,15 +5,11 @@
 * :mod:`.mro`: edge importances -> atoms, distance distributions (Fig. 5a).
 * :mod:`.topology`: alpha / Rips persistent homology, optimal 1-cycles, cycles per edge (Table 6).
 * :mod:`.api`: :func:`explain_atoms` ties them together; :mod:`.writers`, :mod:`.plots`: files.
-* :mod:`.cli`: ``mgbarrier explain``.
-
-Only :func:`register_cli` is imported eagerly (the CLI must stay light); everything else on use.
+The command ``mgbarrier explain`` is :mod:`mgbarrier.cli.explain`.  Names are imported on use.
 """
 from __future__ import annotations
 
-from .cli import register_cli
-
-__all__ = ["register_cli", "explain_atoms", "AtomExplanation", "ExplainerSettings", "TopologySettings",
+__all__ = ["explain_atoms", "AtomExplanation", "ExplainerSettings", "TopologySettings",
            "receptive_field", "explain_node", "optimal_cycles"]
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError
-from ..graph import Graph
-from ..node_features import model_graph
+from ..graphs.graph import Graph
+from ..graphs.inputs import model_graph
 from .explainer import ExplainerSettings, explain_node, predict_with_edges
 from .geometry import edge_geometry, mic_limit, relative_positions
 from .mro import atom_importance, important_atoms, top_edges
@@ -116,8 +116,12 @@ def model_parts(model) -> ModelParts:
                       label_std=float(getattr(model, "label_std", 1.0)), config=cfg)
 
 
+#: the topology analysis of the paper (alpha complex, default radius); pass None to skip it
+DEFAULT_TOPOLOGY = TopologySettings()
+
+
 def explain_atoms(model, atoms: Atoms, centres: Sequence[int], settings: Optional[ExplainerSettings] = None,
-                  top: int = 50, topology: Optional[TopologySettings] = TopologySettings(),
+                  top: int = 50, topology: Optional[TopologySettings] = DEFAULT_TOPOLOGY,
                   progress: Optional[Callable[[int, int, int, float], None]] = None,
                   graph: Optional[Graph] = None) -> List[AtomExplanation]:
     """Explain the predicted barrier of each atom index in ``centres`` (see :func:`explain_atom`).
@@ -143,7 +147,7 @@ def explain_atoms(model, atoms: Atoms, centres: Sequence[int], settings: Optiona
 
 def explain_atom(parts: ModelParts, atoms: Atoms, graph: Graph, centre: int,
                  settings: Optional[ExplainerSettings] = None, top: int = 50,
-                 topology: Optional[TopologySettings] = TopologySettings()) -> AtomExplanation:
+                 topology: Optional[TopologySettings] = DEFAULT_TOPOLOGY) -> AtomExplanation:
     """GNNExplainer on the receptive field of atom ``centre``, then its MRO and topology numbers."""
     t0 = time.perf_counter()
     s = settings or ExplainerSettings()

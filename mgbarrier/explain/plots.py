@@ -24,7 +24,8 @@ def _pyplot():
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MgBarrierError("plots need matplotlib: pip install 'mgbarrier[explain]', or run with --no-plots") from None
+        raise MgBarrierError("plots need matplotlib: pip install 'mgbarrier[explain]', "
+                             "or run with --no-plots") from None
     return plt
 
 

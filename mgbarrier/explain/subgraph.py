@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..graph import Graph
+from ..graphs.graph import Graph
 
 
 @dataclass

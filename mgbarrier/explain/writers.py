@@ -81,7 +81,8 @@ def atom_record(e: AtomExplanation, context: dict) -> dict:
                 "all_fraction": _num(fraction_in_range(field_distances(e)), 4)},
         "topology": None if e.cycle_bins is None else {
             **(context.get("topology") or {}), "radius_A": _num(e.topology_radius, 4), "cycles": e.n_cycles,
-            "bins": {k: {kk: _num(vv, 4) if kk != "n" else vv for kk, vv in v.items()} for k, v in e.cycle_bins.items()}},
+            "bins": {k: {kk: _num(vv, 4) if kk != "n" else vv for kk, vv in v.items()}
+                     for k, v in e.cycle_bins.items()}},
         "loss_first_last": [_num(e.loss[0], 8), _num(e.loss[-1], 8)] if len(e.loss) else None,
         "seconds": _num(e.seconds, 3),
     }
@@ -110,7 +111,8 @@ def write_atom_files(directory: Path, e: AtomExplanation, context: dict) -> List
 
 
 SUMMARY_COLUMNS = ("atom", "species", "prediction_eV", "masked_prediction_eV", "top_only_prediction_eV",
-                   "field_atoms", "field_edges", "kept_edges", "top_mean_distance_A", "top_mro_fraction", "all_mro_fraction",
+                   "field_atoms", "field_edges", "kept_edges", "top_mean_distance_A", "top_mro_fraction",
+                   "all_mro_fraction",
                    "cycles_high", "cycles_medium", "cycles_low", "cycles_random", "seconds")
 
 
@@ -160,7 +162,7 @@ def summary_markdown(explanations: Sequence[AtomExplanation], context: dict) -> 
     lines += ["", f"## Distance to the centre (MRO, {MRO_RANGE[0]:g}-{MRO_RANGE[1]:g} Å)", "",
               f"- important atoms (of the top edges): {len(td)}, fraction in range {_fmt(fraction_in_range(td))}",
               f"- all receptive-field atoms: {len(fd)}, fraction in range {_fmt(fraction_in_range(fd))}", ""]
-    return "\n".join(l for l in lines if l is not None) + "\n"
+    return "\n".join(line for line in lines if line is not None) + "\n"
 
 
 def write_summary(directory: Path, explanations: Sequence[AtomExplanation], context: dict) -> List[Path]:

@@ -13,16 +13,12 @@ apart by a directed message passing neural network; its attention read as three 
 * :mod:`.metrics`: the three structural metrics (components, B-B edges, isolated A);
 * :mod:`.attention`: high-attention graphs and their counts; :mod:`.local`: per-atom glassiness;
 * :mod:`.tg`: Tg from two linear fits, the Eq. 12 regression; :mod:`.analysis`: both on a data folder;
-* :mod:`.cli`: ``mgbarrier glass-metrics | glass-data | glass-tg | glass-train | glass-eval |
-  glass-predict | glass-export``.
-
-Only :func:`register_cli` is imported eagerly (torch and LAMMPS load on use).
+The commands ``mgbarrier glass-metrics | glass-data | glass-tg | glass-train | glass-eval |
+glass-predict | glass-export`` are :mod:`mgbarrier.cli.glass`.  Names are imported on use.
 """
 from __future__ import annotations
 
-from .cli import register_cli
-
-__all__ = ["register_cli", "structure_metrics", "atoms_metrics", "graph_counts", "fit_tg", "indicator_regression",
+__all__ = ["structure_metrics", "atoms_metrics", "graph_counts", "fit_tg", "indicator_regression",
            "DMPNN", "DMPNNConfig", "load_classifier", "local_glassiness", "KASettings", "run_cooling"]
 
 _LAZY = {"structure_metrics": "metrics", "atoms_metrics": "metrics", "graph_counts": "metrics",

@@ -22,7 +22,6 @@ from .datasets import energy_curve, list_runs
 from .metrics import METRIC_NAMES, structure_metrics
 from .tg import fit_tg, indicator_regression
 
-
 #: the Tg fits use T <= this by default: above about 1 the E_IS(T) of the 2D Kob-Andersen
 #: liquid bends over to the high-temperature plateau (not the supercooled-liquid line)
 TG_T_MAX = 1.0
@@ -117,7 +116,7 @@ def plot_report(report: dict, path: Union[str, Path]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise MgBarrierError("plots need matplotlib: pip install matplotlib") from None
-    from ..structures import atomic_write
+    from ..io.files import atomic_write
 
     fig, axes = plt.subplots(1, 4, figsize=(17, 4))
     ax = axes[0]

@@ -149,7 +149,7 @@ def plot_window_attention(wa: WindowAttention, threshold: float, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..structures import atomic_write
+    from ..io.files import atomic_write
 
     g = wa.graph
     xy = np.asarray(g.node_pos, dtype=float)[:, :2]

@@ -130,7 +130,7 @@ def generate(data_dir: Path, plan: BuildPlan, jobs: int = 1, log: Callable[[str]
     at once), then write ``datasets.json``.  Returns a summary with timings."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    from ..structures import atomic_write
+    from ..io.files import atomic_write
 
     settings_path = data_dir / "settings.json"
     phys = plan.physics()

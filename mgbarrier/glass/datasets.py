@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import MgBarrierError
+from .kob_andersen import CoolingRun, inherent_structure, load_run
 
 #: element symbols used for the Kob-Andersen types in ase.Atoms / extxyz files
 KA_SYMBOLS = {1: "Ni", 2: "P"}
@@ -82,6 +83,15 @@ def config_to_atoms(xy: np.ndarray, types: np.ndarray, box_length: float):
     atoms = Atoms(symbols=symbols, positions=pos, cell=[[L, 0, 0], [0, L, 0], [0, 0, 1.0]],
                   pbc=(True, True, False))
     atoms.arrays["type"] = np.asarray(types, dtype=np.int64)
+    return atoms
+
+
+def run_to_atoms(run: CoolingRun, record: int, inherent: bool = False):
+    """Record ``record`` of ``run`` as 2D ``ase.Atoms`` (see :func:`config_to_atoms`)."""
+    xy = run.is_positions[record] if inherent else run.positions[record]
+    atoms = config_to_atoms(xy, run.types, run.box_length)
+    atoms.info.update(temperature=float(run.temperatures[record]), e_is=float(run.e_is[record]),
+                      e_pot=float(run.e_pot[record]), seed=int(run.seed), step=int(run.steps[record]))
     return atoms
 
 
@@ -215,7 +225,7 @@ def build_manifest(data_dir: Union[str, Path], dataset6_liquid_t: Optional[float
 
 
 def write_manifest(data_dir: Union[str, Path], manifest: dict) -> Path:
-    from ..structures import atomic_write
+    from ..io.files import atomic_write
 
     path = Path(data_dir) / "datasets.json"
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1)))
@@ -249,7 +259,6 @@ class RunCache:
         self._runs: Dict[str, object] = {}
 
     def run(self, rel: str):
-        from .kob_andersen import load_run
 
         if rel not in self._runs:
             self._runs[rel] = load_run(self.data_dir / rel)
@@ -268,8 +277,7 @@ class RunCache:
                       name=f"{rel}[T={float(run.temperatures[record]):g}]")
 
     def _extra_inherent(self, rel: str, run, record: int) -> np.ndarray:
-        from ..structures import atomic_write
-        from .kob_andersen import inherent_structure
+        from ..io.files import atomic_write
 
         path = self.data_dir / "extra_is" / f"{Path(rel).with_suffix('')}_r{record:03d}.npz"
         if path.is_file():

@@ -31,12 +31,13 @@ Differences from the seed, all switchable in :class:`DMPNNConfig`:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 from torch import nn
 
 from ..errors import MgBarrierError
+from ..nn.layers import gaussian_rbf, segment_softmax  # noqa: F401  (segment_softmax: re-exported)
 
 
 @dataclass
@@ -129,25 +130,16 @@ class GraphBatch:
                             for f in fields(self)))
 
 
-def segment_softmax(score: torch.Tensor, segment: torch.Tensor, n_segments: int) -> torch.Tensor:
-    """Softmax of ``score`` (E,) within each segment (``segment`` (E,) int64 in [0, n_segments))."""
-    smax = torch.full((n_segments,), float("-inf"), dtype=score.dtype, device=score.device)
-    smax = smax.scatter_reduce(0, segment, score, reduce="amax", include_self=True)
-    ex = torch.exp(score - smax[segment])
-    den = torch.zeros(n_segments, dtype=score.dtype, device=score.device).index_add(0, segment, ex)
-    return ex / den[segment]
-
-
 class GaussianRBF(nn.Module):
     """(E,) distances -> (E, n) Gaussians centred on 0..r_max, width the spacing."""
 
     def __init__(self, n: int, r_max: float):
         super().__init__()
-        self.register_buffer("centres", torch.linspace(0.0, float(r_max), n))
-        self.gamma = 1.0 / (float(r_max) / max(n - 1, 1)) ** 2
+        self.register_buffer("centres", torch.linspace(0.0, float(r_max), n))  # kept: saved in checkpoints
+        self.n, self.r_max = n, float(r_max)
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * (d[:, None] - self.centres[None, :]) ** 2)
+        return gaussian_rbf(d, self.n, self.r_max)
 
 
 class DMPNN(nn.Module):
@@ -213,11 +205,3 @@ class DMPNN(nn.Module):
         logit = self.ffn(hg).squeeze(-1)
         return (logit, attn) if return_attention else logit
 
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
-def edge_graph_sizes(b: GraphBatch) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(G,) nodes and (G,) edges per graph."""
-    return (torch.bincount(b.node_graph, minlength=b.n_graphs), torch.bincount(b.edge_graph, minlength=b.n_graphs))

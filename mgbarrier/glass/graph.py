@@ -163,7 +163,7 @@ def knn_atoms(atoms, k: int, source: str = "") -> Tuple[np.ndarray, np.ndarray, 
 
 def _knn_neighbour_list(atoms, k: int, source: str) -> Tuple[np.ndarray, np.ndarray]:
     """kNN in a triclinic periodic cell through a growing-cutoff neighbour list."""
-    from ..graph import neighbour_pairs
+    from ..graphs.neighbours import neighbour_pairs
 
     n = len(atoms)
     kk = min(int(k), n - 1)

@@ -367,7 +367,7 @@ def save_run(path: Union[str, Path], run: CoolingRun) -> None:
     """Write ``run`` as a compressed ``.npz`` atomically (never a half-written file)."""
     import json
 
-    from ..structures import atomic_write
+    from ..io.files import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as fh:
@@ -399,14 +399,3 @@ def load_run(path: Union[str, Path]) -> CoolingRun:
                               settings=json.loads(str(z["settings"])), wall_s=float(z["wall_s"]))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise MgBarrierError(f"{path}: not a complete cooling-run file ({type(exc).__name__}: {exc})") from None
-
-
-def run_to_atoms(run: CoolingRun, record: int, inherent: bool = False):
-    """Record ``record`` of ``run`` as 2D ``ase.Atoms`` (see :func:`mgbarrier.glass.datasets.config_to_atoms`)."""
-    from .datasets import config_to_atoms
-
-    xy = run.is_positions[record] if inherent else run.positions[record]
-    atoms = config_to_atoms(xy, run.types, run.box_length)
-    atoms.info.update(temperature=float(run.temperatures[record]), e_is=float(run.e_is[record]),
-                      e_pot=float(run.e_pot[record]), seed=int(run.seed), step=int(run.steps[record]))
-    return atoms

@@ -17,7 +17,6 @@ finishes the current step, saves and raises :class:`TrainingInterrupted`.  Model
 from __future__ import annotations
 
 import copy
-import json
 import math
 import platform
 import sys
@@ -31,8 +30,19 @@ import torch
 
 from ..errors import MgBarrierError
 from ..interrupt import GracefulInterrupt
+from ..models.checkpoint import load_checkpoint, save_checkpoint
+from ..nn.layers import count_parameters
+from ..training.run_state import (  # noqa: F401
+    STATE_FILE,
+    TrainingInterrupted,
+    load_state,
+    numpy_rng_state,
+    restore_numpy_rng,
+    run_dir_for,
+    save_state,
+)
 from .datasets import Config
-from .dmpnn import DMPNN, DMPNNConfig, count_parameters
+from .dmpnn import DMPNN, DMPNNConfig
 from .windows import batch_from_configs
 
 KIND = "glass-dmpnn"
@@ -64,8 +74,6 @@ class TrainSettings:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-class TrainingInterrupted(Exception):
-    """Raised after Ctrl-C once the state is saved; the message is the state file."""
 
 
 def lr_at(epoch_float: float, s: TrainSettings) -> float:
@@ -131,8 +139,6 @@ def score(net: DMPNN, configs: Sequence[Config], **kw) -> Dict[str, float]:
 # ----------------------------------------------------------------------------- model files
 def save_classifier(path: Union[str, Path], net: DMPNN, state_dict: Optional[dict] = None,
                     metadata: Optional[dict] = None) -> None:
-    from ..checkpoint import save_checkpoint
-
     save_checkpoint(path, {"kind": KIND, "config": net.cfg.to_dict(),
                            "state_dict": state_dict if state_dict is not None else net.state_dict(),
                            "metadata": metadata or {}})
@@ -140,8 +146,6 @@ def save_classifier(path: Union[str, Path], net: DMPNN, state_dict: Optional[dic
 
 def load_classifier(path: Union[str, Path]) -> Tuple[DMPNN, dict]:
     """``(net in eval mode, metadata)`` from a glass classifier file."""
-    from ..checkpoint import load_checkpoint
-
     ck = load_checkpoint(path)
     if ck.get("kind") != KIND:
         raise MgBarrierError(f"{path}: not a glass classifier (model kind {ck.get('kind')!r}, expected {KIND!r})")
@@ -155,20 +159,6 @@ def load_classifier(path: Union[str, Path]) -> Tuple[DMPNN, dict]:
 
 
 # ----------------------------------------------------------------------------- training
-def _save_state(path: Path, payload: dict) -> None:
-    from ..structures import atomic_write
-
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
-
-
-def _load_state(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise MgBarrierError(f"{path}: cannot resume from this training state ({type(exc).__name__}); "
-                             "delete it to start over") from None
-
-
 def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg: DMPNNConfig,
                      settings: TrainSettings, output: Union[str, Path], run_dir: Union[str, Path, None] = None,
                      metadata: Optional[dict] = None, log: Callable[[str], None] = None,
@@ -186,23 +176,23 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
     if threads:
         torch.set_num_threads(int(threads))
     output = Path(output)
-    run_dir = Path(run_dir) if run_dir else output.with_name(output.name + ".run")
+    run_dir = run_dir_for(output, run_dir, log)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "state.pt"
+    state_path = run_dir / STATE_FILE
     torch.manual_seed(settings.seed)
     net = DMPNN(cfg)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr_start, weight_decay=settings.weight_decay)
     rng = np.random.default_rng(settings.seed)
     start_epoch, history, best, best_state, wall_before = 0, [], {"auc": -1.0, "epoch": 0}, None, 0.0
     if state_path.exists():
-        st = _load_state(state_path)
+        st = load_state(state_path)
         if st.get("config") != cfg.to_dict() or st.get("settings", {}).get("epochs") is None:
             raise MgBarrierError(f"{state_path}: was made with another architecture; delete {run_dir} "
                                  "or choose another --run-dir")
         net.load_state_dict(st["net"])
         opt.load_state_dict(st["opt"])
         torch.set_rng_state(st["torch_rng"])
-        rng.bit_generator.state = json.loads(st["np_rng"])
+        rng = restore_numpy_rng(st["np_rng"])
         start_epoch, history, best, best_state, wall_before = (st["epoch"], st["history"], st["best"],
                                                                st["best_state"], st["wall"])
         log(f"resuming from {state_path} at epoch {start_epoch}/{settings.epochs}")
@@ -213,7 +203,8 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
     n_train = len(train_set)
     per_epoch = n_train * max(int(settings.windows_per_config), 1)
     steps_per_epoch = math.ceil(per_epoch / settings.batch_size)
-    log(f"training D-MPNN ({count_parameters(net)} parameters; k {cfg.k}, hidden {cfg.hidden}, T {cfg.steps}, "
+    log(f"training D-MPNN ({count_parameters(net, trainable_only=True)} parameters; k {cfg.k}, "
+        f"hidden {cfg.hidden}, T {cfg.steps}, "
         f"window {cfg.window}) on {n_train} configurations ({sum(c.label for c in train_set)} glass), "
         f"validating on {len(val_set)}; {steps_per_epoch} steps/epoch, {torch.get_num_threads()} threads")
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -273,9 +264,9 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
                 f"{rec['train_accuracy']:.3f}  val AUC {val['auc']:.4f} acc {val['accuracy']:.3f}  "
                 f"best {best['auc']:.4f}@{best['epoch']}  lr {rec['lr']:.2e}  {rec['seconds']:.1f} s")
             wall = wall_before + time.time() - t_start
-            _save_state(state_path, {"net": net.state_dict(), "opt": opt.state_dict(),
+            save_state(state_path, {"net": net.state_dict(), "opt": opt.state_dict(),
                                      "torch_rng": torch.get_rng_state(),
-                                     "np_rng": json.dumps(rng.bit_generator.state), "config": cfg.to_dict(),
+                                     "np_rng": numpy_rng_state(rng), "config": cfg.to_dict(),
                                      "settings": settings.to_dict(), "epoch": epoch + 1, "history": history,
                                      "best": best, "best_state": best_state, "wall": wall})
             if improved or epoch + 1 == settings.epochs:

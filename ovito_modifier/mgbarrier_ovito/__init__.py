@@ -25,6 +25,7 @@ seed's three liquid-vs-glass metrics as attributes ``GlassMetrics.*`` ("Glass Me
 from .convert import atoms_from_data, species_from_types
 from .explanation import ExplanationModifier
 from .glass_metrics import GlassMetricsModifier
-from .modifier import EnergyBarrierModifier, GRADIENTS
+from .modifier import GRADIENTS, EnergyBarrierModifier
 
-__all__ = ["EnergyBarrierModifier", "ExplanationModifier", "GlassMetricsModifier", "atoms_from_data", "species_from_types", "GRADIENTS"]
+__all__ = ["EnergyBarrierModifier", "ExplanationModifier", "GlassMetricsModifier", "atoms_from_data",
+           "species_from_types", "GRADIENTS"]

@@ -14,7 +14,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from mgbarrier.errors import MgBarrierError
-from mgbarrier.species import element_from_mass
+from mgbarrier.io.species import element_from_mass
 
 
 def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:

@@ -49,7 +49,7 @@ class ExplanationModifier(ModifierInterface):
     ``Explanation.top_prediction`` (eV), ``Explanation.edges``, ``Explanation.field_edges``.
     """
 
-    model_file = Str("", label="SymGNN model file (empty: shipped default)")
+    model_file = Str("", label="SymGNN model file (empty: the shipped cu64zr36-symgnn)")
     device = Enum("cpu", "cuda", label="Device")
     atom_index = Int(0, label="Centre atom (0-based index)")
     top = Range(1, 100000, 50, label="Edges shown")
@@ -63,7 +63,9 @@ class ExplanationModifier(ModifierInterface):
     transparency = Range(0.0, 1.0, 0.8, label="Transparency of the other atoms")
 
     def model_key(self) -> Tuple[str, str, None]:
-        return (self.model_file.strip(), self.device, None)
+        from mgbarrier.models.registry import DEFAULT_NETWORK
+
+        return (self.model_file.strip() or DEFAULT_NETWORK, self.device, None)
 
     def explain(self, atoms):
         """The :class:`mgbarrier.explain.AtomExplanation` of ``atom_index`` (cached)."""

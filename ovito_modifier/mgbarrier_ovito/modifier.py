@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 from ovito.data import DataCollection, DataTable
@@ -27,20 +27,40 @@ GRADIENTS = {
     "Grayscale": ColorCodingModifier.Grayscale,
 }
 
-#: loaded models, keyed by (model path, device, n_transforms)
-_MODELS: Dict[Tuple[str, str, Optional[int]], Any] = {}
+#: loaded models, keyed by (model key, file identity); bounded LRU.  The file identity
+#: (resolved path, size, mtime) makes a checkpoint retrained at the same path load again.
+_MODELS: "OrderedDict[tuple, Any]" = OrderedDict()
+_MAX_MODELS = 4
 #: predictions, keyed by (model key, frame, structure hash); bounded LRU
 _PREDICTIONS: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
 _MAX_PREDICTIONS = 64
 
 
-def _load_model(key):
-    if key not in _MODELS:
-        import mgbarrier
+def _file_identity(path: str) -> tuple:
+    """(resolved path, size, mtime_ns) of a model file; a shipped name or the default as it is."""
+    from mgbarrier.models.registry import resolve_model_path
 
-        path, device, n_transforms = key
-        _MODELS[key] = mgbarrier.load_model(path or None, device=device, n_transforms=n_transforms)
-    return _MODELS[key]
+    try:
+        p = resolve_model_path(path or None)
+        st = p.stat()
+        return (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    except (OSError, MgBarrierError):
+        return (path,)  # load_model below says what is wrong
+
+
+def _load_model(key):
+    import mgbarrier
+
+    path, device, n_transforms = key
+    full = (key, _file_identity(path))
+    if full in _MODELS:
+        _MODELS.move_to_end(full)
+        return _MODELS[full]
+    model = mgbarrier.load_model(path or None, device=device, n_transforms=n_transforms)
+    _MODELS[full] = model
+    while len(_MODELS) > _MAX_MODELS:
+        _MODELS.popitem(last=False)
+    return model
 
 
 def _structure_hash(atoms) -> str:

@@ -22,15 +22,25 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from . import __version__
-from .checkpoint import save_checkpoint
-from .errors import MgBarrierError
-from .graph import Graph
-from .interrupt import GracefulInterrupt
-from .metrics import pearson
-from .model import count_parameters
-from .networks import NetworkConfig, build_network, network_kind
-from .node_features import model_graph
+from .. import __version__
+from ..errors import MgBarrierError
+from ..graphs.graph import Graph
+from ..graphs.inputs import model_graph
+from ..interrupt import GracefulInterrupt
+from ..metrics import pearson
+from ..models.checkpoint import save_checkpoint
+from ..nn.layers import count_parameters
+from ..nn.networks import NetworkConfig, build_network, network_kind
+from .run_state import (
+    STATE_FILE,
+    TrainingInterrupted,
+    ema_update,
+    load_state,
+    numpy_rng_state,
+    restore_numpy_rng,
+    run_dir_for,
+    save_state,
+)
 
 
 @dataclass
@@ -73,10 +83,6 @@ def make_labelled_graph(atoms: Atoms, cfg: NetworkConfig, name: str) -> Labelled
     if lg.n_labelled == 0:
         raise MgBarrierError(f"{name}: no finite barrier labels")
     return lg
-
-
-class TrainingInterrupted(Exception):
-    pass
 
 
 def _lr_factor(epoch_float: float, s: TrainSettings) -> float:
@@ -135,9 +141,9 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     output = Path(output)
-    run_dir = Path(run_dir) if run_dir else output.with_suffix(".run")
+    run_dir = run_dir_for(output, run_dir, log)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "state.pt"
+    state_path = run_dir / STATE_FILE
 
     labels = torch.cat([lg.labels[torch.isfinite(lg.labels)] for lg in train_set]).double()
     mean, std = float(labels.mean()), float(labels.std())
@@ -159,7 +165,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     best_state = None
 
     if state_path.exists():
-        st = _load_state(state_path)
+        st = load_state(state_path)
         # fields added to the configuration since the state was written take their defaults
         if type(cfg).from_dict(st["config"]).to_dict() != cfg.to_dict():
             raise MgBarrierError(f"{state_path}: run directory holds a different model configuration; "
@@ -169,8 +175,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
         opt.load_state_dict(st["opt"])
         net._generator.set_state(st["gen"])
         torch.set_rng_state(st["torch_rng"])
-        rng = np.random.default_rng()
-        rng.bit_generator.state = _restore_bitgen(st["np_rng"])
+        rng = restore_numpy_rng(st["np_rng"])
         start_epoch, best, history, wall_before = st["epoch"], st["best"], st["history"], st["wall"]
         best_state = st.get("best_state")
         mean, std = st["mean"], st["std"]
@@ -201,7 +206,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
                 if settings.grad_clip:
                     torch.nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
                 opt.step()
-                _ema_update(ema, net, settings.ema_decay, epoch * steps_per_epoch + s)
+                ema_update(ema, net, settings.ema_decay, epoch * steps_per_epoch + s)
                 losses.append(float(loss.detach()))
                 if stop.flag:
                     break
@@ -233,46 +238,12 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
 
 
-def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float, step: int) -> None:
-    d = min(decay, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for pe, pn in zip(ema.parameters(), net.parameters()):
-            pe.mul_(d).add_(pn.detach(), alpha=1 - d)
-        for be, bn in zip(ema.buffers(), net.buffers()):
-            be.copy_(bn)
-
-
-def _bitgen_to_tensorable(state: dict) -> dict:
-    s = copy.deepcopy(state)
-    s["state"]["state"] = str(s["state"]["state"])
-    s["state"]["inc"] = str(s["state"]["inc"])
-    return s
-
-
-def _restore_bitgen(state: dict) -> dict:
-    s = copy.deepcopy(state)
-    s["state"]["state"] = int(s["state"]["state"])
-    s["state"]["inc"] = int(s["state"]["inc"])
-    return s
-
-
 def _save_state(path, net, ema, opt, cfg, epoch, best, history, wall, mean, std, best_state, rng):
-    from .structures import atomic_write
-
-    payload = {"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-               "gen": net._generator.get_state(), "torch_rng": torch.get_rng_state(),
-               "np_rng": _bitgen_to_tensorable(rng.bit_generator.state), "config": cfg.to_dict(),
-               "epoch": epoch, "best": best, "history": history, "wall": wall, "mean": mean, "std": std,
-               "best_state": best_state}
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
-
-
-def _load_state(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged state file: say so, do not guess
-        raise MgBarrierError(f"{path}: cannot resume from this training state ({type(exc).__name__}); "
-                             "delete it to start over") from None
+    save_state(path, {"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                      "gen": net._generator.get_state(), "torch_rng": torch.get_rng_state(),
+                      "np_rng": numpy_rng_state(rng), "config": cfg.to_dict(),
+                      "epoch": epoch, "best": best, "history": history, "wall": wall, "mean": mean, "std": std,
+                      "best_state": best_state})
 
 
 def _write_model(output, cfg, state, mean, std, meta, best, history, settings, wall):

@@ -1,0 +1,116 @@
+"""What every ``mgbarrier`` sub-command shares: option types checked by argparse, frame
+selections, output checks, and warnings as one line."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from ..errors import MgBarrierError, MgBarrierWarning
+from ..io.files import check_output_path
+from ..io.formats import output_format_for
+
+
+# ----------------------------------------------------------------------------- option types
+def _number(kind, text: str, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    v = _number(int, text, "a whole number >= 1")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return v
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    v = _number(int, text, "a whole number >= 0")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    v = _number(float, text, "a finite number > 0")
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return v
+
+
+def unit_interval(text: str) -> float:
+    """argparse type: a finite number in [0, 1)."""
+    v = _number(float, text, "a number in [0, 1)")
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return v
+
+
+def frames_spec(text: str) -> slice:
+    """argparse type: ``K`` or ``START:STOP:STEP`` (a Python slice of frames; STEP >= 1)."""
+    try:
+        return parse_frames(text)
+    except MgBarrierError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--frames: ", "")) from None
+
+
+def parse_frames(text: Optional[str]) -> Optional[slice]:
+    """``"K"`` -> frame K; ``"START:STOP:STEP"`` -> that slice; None/"" -> None (all)."""
+    if not text:
+        return None
+    if isinstance(text, slice):
+        return text
+    parts = text.split(":")
+    if len(parts) == 1:
+        try:
+            k = int(parts[0])
+        except ValueError:
+            raise MgBarrierError(f"--frames: expected START:STOP:STEP, got {text!r}") from None
+        return slice(k, k + 1 if k != -1 else None)
+    if len(parts) > 3:
+        raise MgBarrierError(f"--frames: expected START:STOP:STEP, got {text!r}")
+    try:
+        vals = [int(p) if p.strip() else None for p in parts] + [None] * (3 - len(parts))
+    except ValueError:
+        raise MgBarrierError(f"--frames: expected integers in START:STOP:STEP, got {text!r}") from None
+    if vals[2] is not None and vals[2] < 1:
+        raise MgBarrierError(f"--frames: STEP must be >= 1, got {text!r}")
+    return slice(*vals)
+
+
+# ----------------------------------------------------------------------------- outputs
+def output_path(out: str, inputs: Iterable[str] = (), formats: Optional[Sequence[str]] = None,
+                output_format: Optional[str] = None) -> Path:
+    """Check ``-o`` before any work: not an input, not a directory, folder exists; with
+    ``formats``, the format its name (or ``output_format``) implies must be one of them."""
+    path = check_output_path(out, [Path(p) for p in inputs])
+    if formats is not None:
+        fmt = output_format_for(path, output_format)
+        if fmt not in formats:
+            raise MgBarrierError(f"{path}: this command writes {' or '.join(formats)}, but the name says {fmt}; "
+                                 "choose a matching file name")
+    return path
+
+
+# ----------------------------------------------------------------------------- messages
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line on stderr; others in Python's format."""
+    if issubclass(category, MgBarrierWarning):
+        print(f"mgbarrier: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), end="", file=sys.stderr)

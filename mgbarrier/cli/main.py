@@ -1,0 +1,66 @@
+"""The ``mgbarrier`` command line: one module per sub-command in this folder.
+
+Every user error prints one line ``mgbarrier: error: FILE: problem`` on stderr and exits
+with status 2; outputs are written to a temporary file and renamed (see
+:mod:`mgbarrier.io.files`), so a failed, interrupted (Ctrl-C, SIGTERM, SIGHUP) run leaves
+no partial or changed output.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import warnings
+from typing import List, Optional
+
+from .. import __version__
+from ..errors import MgBarrierError
+from . import artn_labels, explain, glass, import_symgnn, info, predict, train
+from .common import show_warning
+
+#: sub-command modules, in the order ``mgbarrier --help`` lists them
+COMMANDS = (predict, info, train, import_symgnn, artn_labels, explain, glass)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mgbarrier", description="Per-atom energy barriers of metallic glasses.")
+    ap.add_argument("--version", action="version", version=f"mgbarrier {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return ap
+
+
+def _terminate(signum, frame):
+    """SIGTERM / SIGHUP (how schedulers end jobs) unwind like Ctrl-C, so outputs are cleaned up."""
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            old[sig] = signal.signal(sig, _terminate)
+        except (ValueError, AttributeError):  # not the main thread, or no SIGHUP here
+            pass
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return int(args.func(args) or 0)
+    except MgBarrierError as exc:
+        print(f"mgbarrier: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mgbarrier: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

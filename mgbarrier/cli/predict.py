@@ -1,0 +1,43 @@
+"""``mgbarrier predict``: barriers for every frame of a structure file."""
+from __future__ import annotations
+
+from ..io.formats import OUTPUT_FORMATS
+from ..io.species import parse_species_map
+from ..models.registry import default_model_name
+from ..pipeline import predict_file
+from .common import frames_spec, output_path, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="predict barriers for every frame of a structure file")
+    p.add_argument("input", help="structure file: extxyz, LAMMPS dump (.lammpstrj/.dump[.gz]) or data file, "
+                                 "SymGNN pickle, or anything ase.io reads")
+    p.add_argument("-o", "--output", required=True,
+                   help="extxyz (per-atom 'barrier'), LAMMPS dump (.lammpstrj/.dump[.gz], column d_barrier) "
+                        "or LAMMPS data (.data, section Barriers)")
+    p.add_argument("--model", default=None, help=f"model file or shipped name (default: {_default()})")
+    p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--frames", type=frames_spec, default=None, help="K or START:STOP:STEP (Python slice of frames; default all)")
+    p.add_argument("--output-format", default=None, choices=list(OUTPUT_FORMATS),
+                   help="format of -o (default: from its name)")
+    p.add_argument("--n-transforms", type=positive_int, default=None,
+                   help="use the paper's sampled average over N transforms instead of the exact invariant one")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary line")
+    p.set_defaults(func=run)
+
+
+def _default() -> str:
+    try:
+        return default_model_name()
+    except Exception:  # no weights installed: the help text must still work
+        return "the shipped model"
+
+
+def run(args) -> int:
+    out = output_path(args.output, [args.input], output_format=args.output_format)
+    species_map = parse_species_map(args.species)
+    predict_file(args.input, out, model=args.model, species_map=species_map, device=args.device,
+                 frames=args.frames, output_format=args.output_format, quiet=args.quiet,
+                 n_transforms=args.n_transforms)
+    return 0

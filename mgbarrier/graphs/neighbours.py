@@ -1,0 +1,97 @@
+"""Periodic neighbour lists (matscipy): the one place pairs of atoms are found.
+
+Pairs are directed (i, j) with |d_ij| < cutoff, d_ij = r_j - r_i (+ periodic image
+shift), in Å.  Works for orthorhombic and triclinic cells, cells smaller than twice the
+cutoff (several images of one neighbour), atoms outside the box, and non-periodic axes.
+
+The work of a neighbour list is bounded *before* anything is allocated: matscipy bins the
+cell in boxes of about the cutoff, so a huge, nearly empty cell (two atoms in a 1e9 Å box)
+would take all memory; :func:`check_work` refuses it in one line.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import MgBarrierError
+
+#: most neighbour-list bins allowed per atom (plus a fixed allowance) before a cell is
+#: refused as too sparse; a glass at any size needs well under one bin per atom
+MAX_BINS_PER_ATOM = 64
+MAX_BINS_FLOOR = 2_000_000
+#: most atoms per Å^3 (solid metals: 0.04-0.09); denser input is not a physical structure
+MAX_DENSITY = 0.5
+
+
+def check_work(atoms: Atoms, cutoff: float, source: str = "") -> None:
+    """Refuse a neighbour list whose binning or pair count would explode (one line)."""
+    where = f"{source}: " if source else ""
+    if not (np.isfinite(cutoff) and cutoff > 0):
+        raise MgBarrierError(f"{where}neighbour cutoff must be a positive number of Å, got {cutoff!r}")
+    n = len(atoms)
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    pos = atoms.get_positions()
+    cell = atoms.cell.array
+    if not np.all(np.isfinite(cell)):
+        raise MgBarrierError(f"{where}non-finite cell")
+    if not np.all(np.isfinite(pos)):
+        raise MgBarrierError(f"{where}non-finite coordinates")
+    lengths = np.empty(3)
+    for ax in range(3):
+        if pbc[ax]:
+            lengths[ax] = np.linalg.norm(cell[ax])
+        else:
+            lengths[ax] = float(np.ptp(pos[:, ax])) if n else 0.0
+            lengths[ax] += 2 * cutoff + 1.0
+    bins = float(np.prod(np.maximum(np.ceil(lengths / cutoff), 1.0)))
+    limit = MAX_BINS_PER_ATOM * n + MAX_BINS_FLOOR
+    if bins > limit:
+        raise MgBarrierError(
+            f"{where}{n} atoms in a region of {' x '.join(f'{x:.3g}' for x in lengths)} Å: a neighbour list "
+            f"would need {bins:.3g} bins (limit {limit:.3g}); the structure is almost empty space "
+            "(wrong box or units?)")
+    if pbc.all():
+        volume = abs(float(np.linalg.det(cell)))
+        if volume > 0 and n / volume > MAX_DENSITY:
+            raise MgBarrierError(f"{where}{n} atoms in {volume:.3g} Å^3 ({n / volume:.3g} atoms/Å^3, "
+                                 f"limit {MAX_DENSITY}): denser than any solid (wrong box or units?)")
+
+
+def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
+    """A light copy matscipy can handle: wrapped into the cell, non-periodic axes padded
+    orthogonally by ``cutoff`` + 0.5 Å around the atoms."""
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    pos = atoms.get_positions()
+    if pbc.all():
+        out = Atoms(numbers=atoms.numbers, positions=pos, cell=atoms.cell, pbc=True)
+        out.wrap(eps=0.0)
+        return out
+    if pbc.any() and not np.allclose(atoms.cell.array[pbc][:, ~pbc], 0):
+        raise MgBarrierError("mixed periodicity needs the non-periodic axes orthogonal to the periodic ones")
+    cell = atoms.cell.array.copy()
+    lo = pos.min(axis=0)
+    span = pos.max(axis=0) - lo
+    shift = np.zeros(3)
+    for ax in np.where(~pbc)[0]:
+        cell[ax] = 0.0
+        cell[ax, ax] = span[ax] + 2 * cutoff + 1.0
+        shift[ax] = -lo[ax] + cutoff + 0.5
+    out = Atoms(numbers=atoms.numbers, positions=pos + shift, cell=cell, pbc=pbc)
+    if pbc.any():
+        out.wrap(eps=0.0)
+    return out
+
+
+def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) -> Tuple[np.ndarray, ...]:
+    """Directed neighbour pairs within ``cutoff`` (Å).
+
+    Returns ``(i, j, D)`` with D (E, 3) the displacement r_j - r_i in Å, or
+    ``(i, j, d)`` with d (E,) the distances when ``with_distance``.
+    """
+    from matscipy.neighbours import neighbour_list
+
+    check_work(atoms, cutoff, atoms.info.get("source", "") if hasattr(atoms, "info") else "")
+    ready = neighbour_ready(atoms, cutoff)
+    return neighbour_list("ijd" if with_distance else "ijD", ready, float(cutoff))

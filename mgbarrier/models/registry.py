@@ -1,0 +1,105 @@
+"""Which models exist and how a file becomes a predictor.
+
+* ``SHIPPED``: the models installed with the package, by name (``mgbarrier info``);
+  the default is recorded in ``weights/default.json`` by ``benchmarks/shipped_model.py``.
+* ``KINDS``: checkpoint kind -> ``"module:Class"`` of its predictor, imported only when a
+  file of that kind is loaded (an unknown kind is refused; an import error inside a
+  predictor module is a bug and propagates).
+* :func:`load_model`: path or shipped name -> a :class:`~mgbarrier.models.protocol.Predictor`.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+from ..errors import MgBarrierError
+from .checkpoint import load_checkpoint
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+#: shipped models, by name
+SHIPPED: Dict[str, str] = {
+    "cu64zr36-ensemble": "cu64zr36_ensemble.pt",
+    "cu64zr36-symgnn": "cu64zr36_symgnn.pt",
+    "cu64zr36-symgnn-soap": "cu64zr36_symgnn_soap.pt",
+    "cu64zr36-descriptor": "cu64zr36_descriptor.pt",
+}
+#: without ``weights/default.json`` (written by benchmarks/shipped_model.py from the
+#: validation scores), the default is the first of these whose weights are installed
+DEFAULT_ORDER = ("cu64zr36-symgnn", "cu64zr36-ensemble", "cu64zr36-symgnn-soap", "cu64zr36-descriptor")
+#: the shipped graph network used where a method needs one (explanations)
+DEFAULT_NETWORK = "cu64zr36-symgnn"
+
+#: checkpoint kind -> "module:Class" of its predictor
+KINDS: Dict[str, str] = {
+    "symgnn": "mgbarrier.models.graph_network:GraphNetworkPredictor",
+    "baseline": "mgbarrier.models.graph_network:GraphNetworkPredictor",
+    "descriptor": "mgbarrier.models.descriptor:DescriptorPredictor",
+    "ensemble": "mgbarrier.models.ensemble:EnsemblePredictor",
+}
+
+
+def default_model_name() -> str:
+    """The shipped model ``load_model()`` gives: the choice recorded in weights/default.json."""
+    try:
+        chosen = json.loads((WEIGHTS_DIR / "default.json").read_text())["default"]
+        if chosen in SHIPPED and (WEIGHTS_DIR / SHIPPED[chosen]).exists():
+            return chosen
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for name in DEFAULT_ORDER:
+        if name in SHIPPED and (WEIGHTS_DIR / SHIPPED[name]).exists():
+            return name
+    raise MgBarrierError(f"{WEIGHTS_DIR}: no shipped model is installed; give --model PATH")
+
+
+def resolve_model_path(path: Union[str, Path, None]) -> Path:
+    """A shipped model name, ``None`` (the default model) or a file path -> Path."""
+    if path is None:
+        path = default_model_name()
+    if str(path) in SHIPPED:
+        p = WEIGHTS_DIR / SHIPPED[str(path)]
+        if not p.exists():
+            raise MgBarrierError(f"{p}: shipped model {path!r} is not installed (weights not trained yet)")
+        return p
+    return Path(path)
+
+
+def predictor_class(kind: object, where: Union[str, Path] = ""):
+    """The predictor class of a checkpoint ``kind`` (imported on first use)."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        known = ", ".join(sorted(KINDS))
+        raise MgBarrierError(f"{where}: unknown model kind {kind!r} (known: {known})")
+    module, name = KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def predictor_from_checkpoint(ckpt: dict, path: Union[str, Path], *, device: str = "cpu",
+                              n_transforms: Optional[int] = None):
+    """A predictor from an already loaded checkpoint dict.
+
+    A kind whose class says ``holds_members = True`` (an ensemble) gets its embedded member
+    checkpoints (``ckpt["members"]``) loaded here first and passed as ``members=``; members
+    may not themselves hold members."""
+    kind = ckpt.get("kind")
+    cls = predictor_class(kind, path)
+    extra = {}
+    if getattr(cls, "holds_members", False):
+        raw = ckpt.get("members")
+        if not isinstance(raw, list) or not raw:
+            raise MgBarrierError(f"{path}: {kind} file has no member models")
+        members = []
+        for k, m in enumerate(raw):
+            where = f"{path}#member{k}"
+            if not isinstance(m, dict) or getattr(predictor_class(m.get("kind"), where), "holds_members", False):
+                raise MgBarrierError(f"{where}: a member must be a single model (kind {m.get('kind')!r})")
+            members.append(predictor_from_checkpoint(m, where, device=device, n_transforms=n_transforms))
+        extra["members"] = members
+    return cls(ckpt, Path(path), device=device, n_transforms=n_transforms, **extra)
+
+
+def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_transforms: Optional[int] = None):
+    """Load a checkpoint (or shipped model name; default: the shipped Cu64Zr36 model)."""
+    p = resolve_model_path(path)
+    return predictor_from_checkpoint(load_checkpoint(p), p, device=device, n_transforms=n_transforms)

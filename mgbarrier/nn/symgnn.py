@@ -1,0 +1,291 @@
+"""SymGNN (Sym module + EGAT message passing + MLP decoder) as a torch module.
+
+Maps a :class:`mgbarrier.graph.Graph` to one standardised value per atom, shape (N,).
+Barriers in eV are ``out * label_std + label_mean`` (done by the predictor).
+
+Edge embedding (the Sym module, paper Eq. 6): the mean over k orthogonal transforms T
+of an MLP encoder applied to T·d_ij.  Transforms are drawn from the learnable
+:class:`~mgbarrier.layers.VonMisesEuler` distribution.
+
+Inference modes (``edge_mode``):
+
+* ``"haar"`` (default): the expectation of the Sym embedding over *uniform* O(3).
+  For an edge encoder that sees one displacement d, E_T[Enc(T d)] is the average of Enc
+  over the sphere of radius |d|: we tabulate it once per model on a radial grid with a
+  Lebedev quadrature (order ``lebedev_order``) and interpolate.  Deterministic and
+  invariant to rotations, reflections, translations and permutations to float precision.
+* ``"sampled"``: the paper's finite average over ``k_eval`` transforms drawn (with a fixed
+  seed) from the learned distribution: reproducible but only approximately invariant.
+
+During training each step draws k transforms from the learned distribution and, with
+``frame_augmentation``, applies them after one uniformly random rotation of the whole
+structure, so that the training embeddings are unbiased samples of the ``haar`` one.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..graphs.graph import Graph
+from .layers import (  # noqa: F401
+    EGATLayer,
+    Standardize,
+    VonMisesEuler,
+    cosine_envelope,
+    count_parameters,
+    gaussian_rbf,
+    haar_rotation,
+    mlp,
+)
+
+
+@dataclass
+class SymGNNConfig:
+    """Architecture hyper-parameters (stored in every checkpoint)."""
+
+    species: List[str] = field(default_factory=lambda: ["Cu", "Zr"])
+    cutoff: float = 5.0  # Å
+    hidden: int = 64  # node state size
+    edge_hidden: int = 32  # edge state size
+    encoder_hidden: int = 64
+    heads: Tuple[int, ...] = (8, 4, 2, 1)
+    dropout: float = 0.0
+    k_train: int = 2  # transforms per training step (the paper's A.8: 2 works as well as 6)
+    k_eval: int = 32  # transforms for edge_mode="sampled"
+    edge_mode: str = "haar"  # inference: "haar" | "sampled"
+    symmetrize: str = "learned"  # "learned" | "none" | "fixed3" | "length"
+    frame_augmentation: bool = True
+    init_kappa: float = 0.05
+    lebedev_order: int = 47
+    radial_points: int = 1024
+    eval_seed: int = 1234
+    radial_basis: int = 16  # Gaussians of |d| fed to the encoder beside T·d
+    mean_neighbors: float = 12.0  # normalises the smooth coordination number in edge_weights
+    direction_init_scale: float = 0.1  # initial scale of the encoder's T·d input weights
+    # per-atom inputs: "species" (the paper) or "soap" (species + the SOAP power spectrum,
+    # settings ``soap``, see mgbarrier.node_features; needs dscribe)
+    node_features: str = "species"
+    soap: dict = field(default_factory=lambda: {"r_cut": 6.0, "n_max": 6, "l_max": 6, "sigma": 0.5, "rbf": "gto"})
+    node_feature_dim: int = 0  # F of graph.node_attr (set when node_features != "species")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["heads"] = list(self.heads)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SymGNNConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "heads" in known:
+            known["heads"] = tuple(int(h) for h in known["heads"])
+        return cls(**known)
+
+
+class SymGNN(nn.Module):
+    def __init__(self, cfg: SymGNNConfig):
+        super().__init__()
+        self.cfg = cfg
+        enc_in = cfg.radial_basis if cfg.symmetrize == "length" else 3 + cfg.radial_basis
+        self.encoder = mlp([enc_in, cfg.encoder_hidden, cfg.encoder_hidden, cfg.edge_hidden], last_act=True)
+        if cfg.symmetrize != "length":
+            # start nearly radial: the direction channel (T·d) opens up only where it helps.
+            # Random transforms make it noise at first; full-size it drowned the signal.
+            with torch.no_grad():
+                self.encoder[0].weight[:, :3].mul_(cfg.direction_init_scale)
+        self.distribution = VonMisesEuler(cfg.init_kappa)
+        if cfg.symmetrize == "fixed3":
+            g = torch.Generator().manual_seed(7)
+            fixed = torch.stack([torch.eye(3), haar_rotation(g), haar_rotation(g)])
+            self.register_buffer("fixed_transforms", fixed)
+        self.species_embedding = nn.Embedding(len(cfg.species), cfg.hidden)
+        if cfg.node_features != "species":
+            if cfg.node_feature_dim <= 0:
+                raise ValueError("node_feature_dim must be set for node_features=%r" % cfg.node_features)
+            self.node_scale = Standardize(cfg.node_feature_dim)
+            self.node_input = nn.Linear(cfg.node_feature_dim, cfg.hidden)
+        self.layers = nn.ModuleList(EGATLayer(cfg.hidden, cfg.edge_hidden, h) for h in cfg.heads)
+        # pre-norm residual blocks: h <- h + U([LN(h), S(m)]), e <- e + W f
+        self.node_norms = nn.ModuleList(nn.LayerNorm(cfg.hidden) for _ in cfg.heads)
+        self.edge_norms = nn.ModuleList(nn.LayerNorm(cfg.edge_hidden) for _ in cfg.heads)
+        self.message_scales = nn.ModuleList(Standardize(cfg.hidden) for _ in cfg.heads)
+        self.node_updates = nn.ModuleList(mlp([2 * cfg.hidden, cfg.hidden, cfg.hidden]) for _ in cfg.heads)
+        self.edge_updates = nn.ModuleList(nn.Linear(cfg.edge_hidden, cfg.edge_hidden) for _ in cfg.heads)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.decoder = mlp([cfg.hidden * (len(cfg.heads) + 1), cfg.hidden, 1])
+        # start from a constant output: the first steps fit the mean, not the noise of random weights
+        nn.init.zeros_(self.decoder[-1].weight)
+        nn.init.zeros_(self.decoder[-1].bias)
+        self._table: Optional[torch.Tensor] = None
+        self._generator: Optional[torch.Generator] = None
+
+    # -- edge embedding ----------------------------------------------------------------
+    def train(self, mode: bool = True):
+        self._table = None  # weights may change: drop the cached radial table
+        return super().train(mode)
+
+    def edge_embedding(self, vec: torch.Tensor) -> torch.Tensor:
+        """(E, 3) displacements in Å -> (E, edge_hidden) edge embeddings."""
+        cfg = self.cfg
+        if cfg.symmetrize == "length":
+            return self.encoder(self._rbf(vec.norm(dim=1)))
+        if cfg.symmetrize == "none":
+            return self._encode(vec, self._rbf(vec.norm(dim=1)))
+        if cfg.symmetrize == "fixed3":
+            return self._average(vec, self.fixed_transforms)
+        if self.training:
+            t = self.distribution.sample(cfg.k_train, self._generator)
+            if cfg.frame_augmentation:
+                t = t @ haar_rotation(self._generator).to(t)
+            return self._average(vec, t)
+        if cfg.edge_mode == "haar":
+            return self._haar_lookup(vec)
+        g = torch.Generator().manual_seed(cfg.eval_seed)
+        with torch.no_grad():
+            t = self.distribution.sample(cfg.k_eval, g)
+        return self._average(vec, t.to(vec))
+
+    def _rbf(self, r: torch.Tensor) -> torch.Tensor:
+        """(E,) distances Å -> (E, radial_basis) Gaussians on 0..cutoff."""
+        return gaussian_rbf(r, self.cfg.radial_basis, self.cfg.cutoff)  # 0: the raw-d ablation
+
+    def _encode(self, x: torch.Tensor, rbf: torch.Tensor) -> torch.Tensor:
+        """Encoder on [T·d / cutoff, rbf(|d|)] (the radial part is invariant, so T acts on d only)."""
+        return self.encoder(torch.cat([x / self.cfg.cutoff, rbf], dim=-1))
+
+    def _average(self, vec: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+        rbf = self._rbf(vec.norm(dim=1))
+        out = None
+        for t in transforms:  # a loop keeps peak memory at one transform's activations
+            y = self._encode(vec @ t.T, rbf)
+            out = y if out is None else out + y
+        return out / transforms.shape[0]
+
+    def haar_table(self) -> torch.Tensor:
+        """(radial_points, edge_hidden): sphere-averaged encoder on r = 0..cutoff Å."""
+        if self._table is None:
+            from scipy.integrate import lebedev_rule
+
+            pts, w = lebedev_rule(self.cfg.lebedev_order)
+            dirs = torch.as_tensor(pts.T, dtype=torch.float64)
+            w = torch.as_tensor(w / w.sum(), dtype=torch.float64)
+            radii = torch.linspace(0.0, self.cfg.cutoff, self.cfg.radial_points, dtype=torch.float64)
+            p = next(self.parameters())
+            rows = []
+            with torch.no_grad():
+                for chunk in radii.split(128):
+                    x = (chunk.view(-1, 1, 1) * dirs.view(1, -1, 3)).to(p)
+                    rbf = self._rbf(chunk.to(p)).unsqueeze(1).expand(-1, x.shape[1], -1)
+                    y = self._encode(x, rbf).double()  # (R, P, D)
+                    rows.append(torch.einsum("rpd,p->rd", y, w))
+            self._table = torch.cat(rows).to(p.dtype)
+        return self._table
+
+    def _haar_lookup(self, vec: torch.Tensor) -> torch.Tensor:
+        table = self.haar_table().to(vec.device)
+        n = table.shape[0]
+        x = vec.norm(dim=1) * ((n - 1) / self.cfg.cutoff)
+        i0 = x.floor().clamp(0, n - 2)
+        frac = (x - i0).unsqueeze(1)
+        i0 = i0.long()
+        return table.index_select(0, i0) * (1 - frac) + table.index_select(0, i0 + 1) * frac
+
+    def edge_weights(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(E,) multipliers of the attention weights: a smooth cosine cut-off envelope times
+        n_i / n_mean, where n_i = Σ_j envelope_ij is a smooth coordination number.  Softmax
+        attention alone averages over neighbours and cannot count them."""
+        r = g.vec.norm(dim=1)
+        env = cosine_envelope(r, self.cfg.cutoff)
+        if edge_mask is not None:
+            env = env * edge_mask
+        cn = torch.zeros(g.num_nodes, dtype=env.dtype, device=env.device).index_add_(0, g.center, env)
+        scale = cn / self.cfg.mean_neighbors
+        return env * scale.index_select(0, g.center)
+
+    # -- forward -------------------------------------------------------------------------
+    #: without gradients, graphs with more edges than this are processed in slices of about
+    #: this many edges (whole atoms at a time): memory O(E · edge_hidden) instead of
+    #: O(E · hidden · several) and cache-sized temporaries; results equal to float rounding
+    inference_edge_chunk = 1 << 16
+
+    def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
+        every message (GNNExplainer)."""
+        chunked = not torch.is_grad_enabled() and g.num_edges > self.inference_edge_chunk
+        if chunked:
+            g, edge_mask = _sorted_by_center(g, edge_mask)
+            slices = _atom_aligned_slices(g.center, self.inference_edge_chunk)
+            e = torch.cat([self.edge_embedding(g.vec[s]) for s in slices])
+        else:
+            slices = [slice(0, g.num_edges)]
+            e = self.edge_embedding(g.vec)
+        h = self.species_embedding(g.species)
+        if self.cfg.node_features != "species":
+            if g.node_attr is None:
+                raise ValueError("this model needs per-atom input features (graph.node_attr)")
+            h = h + self.node_input(self.node_scale(g.node_attr))
+        weight = self.edge_weights(g, edge_mask)
+        states = [h]
+        for k, layer in enumerate(self.layers):
+            hn = self.node_norms[k](h)
+            proj = layer.project(hn)
+            if chunked:  # each slice holds all edges of atoms lo..hi: scatter into those rows only
+                m = torch.empty_like(hn)
+                for sl in slices:
+                    lo, hi = int(g.center[sl.start]), int(g.center[sl.stop - 1]) + 1
+                    block = (proj[0][lo:hi], proj[1], proj[2])
+                    m[lo:hi], f = layer.propagate(block, self.edge_norms[k](e[sl]), g.center[sl] - lo,
+                                                  g.neighbor[sl], weight[sl], hi - lo)
+                    e[sl] += self.edge_updates[k](f)
+                m[_atoms_without_edges(g)] = 0.0
+            else:
+                m, f = layer.propagate(proj, self.edge_norms[k](e), g.center, g.neighbor, weight, h.shape[0])
+                e = e + self.drop(self.edge_updates[k](f))
+            h = h + self.drop(self.node_updates[k](torch.cat([hn, self.message_scales[k](m)], dim=1)))
+            states.append(h)
+        return self.decoder(torch.cat(states, dim=1)).squeeze(1)
+
+    @torch.no_grad()
+    def calibrate(self, g: Graph) -> None:
+        """Fix the message standardisation from one (training) structure; call once before training."""
+        was = self.training
+        self.eval()
+        scales = [m for m in self.modules() if isinstance(m, Standardize)]
+        for s in scales:
+            s.calibrating = True
+        try:
+            self(g)
+        finally:
+            for s in scales:
+                s.calibrating = False
+            self.train(was)
+
+
+def _sorted_by_center(g: Graph, edge_mask: Optional[torch.Tensor]):
+    """The same graph with its edges ordered by centre atom (stable)."""
+    if g.num_edges < 2 or bool((g.center[1:] >= g.center[:-1]).all()):
+        return g, edge_mask
+    order = torch.argsort(g.center, stable=True)
+    sg = Graph(g.species, g.center[order], g.neighbor[order], g.vec[order], g.node_attr)
+    return sg, None if edge_mask is None else edge_mask[order]
+
+
+def _atoms_without_edges(g: Graph) -> torch.Tensor:
+    """(N,) bool: atoms that are no edge's centre (no neighbour within the cutoff)."""
+    has = torch.zeros(g.num_nodes, dtype=torch.bool, device=g.center.device)
+    has[g.center] = True
+    return ~has
+
+
+def _atom_aligned_slices(center: torch.Tensor, chunk: int) -> List[slice]:
+    """Slices of about ``chunk`` edges of a centre-sorted edge list that never split an atom's edges."""
+    c = center.cpu().numpy()
+    n = len(c)
+    cuts = np.arange(chunk, n, chunk)
+    cuts = np.unique(np.searchsorted(c, c[cuts - 1], side="right"))
+    bounds = [0] + [int(x) for x in cuts if 0 < x < n] + [n]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
