@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     from mgbarrier.glass.datasets import RunCache, load_split, read_manifest
     from mgbarrier.glass.dmpnn import DMPNNConfig
     from mgbarrier.glass.metrics import METRIC_NAMES
-    from mgbarrier.glass.train import TrainingInterrupted, TrainSettings, load_classifier, score, train_classifier
+    from mgbarrier.glass.train import ClassifierSettings, TrainingInterrupted, load_classifier, score, train_classifier
 
     a = parse(argv)
     torch.set_num_threads(a.threads)
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     prefix = "is_d" if a.inherent else "d"
     sets = [d for d in a.datasets.split(",") if d in manifest["datasets"]]
     cfg = DMPNNConfig(k=a.k, hidden=a.hidden, steps=a.steps, window=a.window, ffn_layers=2)
-    settings = TrainSettings(epochs=a.epochs, batch_size=8, windows_per_config=a.windows_per_config)
+    settings = ClassifierSettings(epochs=a.epochs, batch_size=8, windows_per_config=a.windows_per_config)
     trained = {}
     for ds in sets:
         out = models / f"{prefix}{ds}.pt"

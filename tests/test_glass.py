@@ -22,7 +22,7 @@ from mgbarrier.glass.dmpnn import DMPNN, DMPNNConfig, segment_softmax
 from mgbarrier.glass.graph import knn, knn_atoms, pairs_from_knn
 from mgbarrier.glass.metrics import atoms_metrics, graph_counts, structure_metrics
 from mgbarrier.glass.tg import fit_tg, indicator_regression
-from mgbarrier.glass.train import TrainSettings, load_classifier, roc_auc, score, train_classifier
+from mgbarrier.glass.train import ClassifierSettings, load_classifier, roc_auc, score, train_classifier
 from mgbarrier.glass.windows import collate, window_graph
 
 
@@ -253,7 +253,7 @@ def test_dmpnn_learns_lattice_vs_random(tmp_path):
     test = [toy_config(rng, i % 2) for i in range(30)]
     cfg = DMPNNConfig(k=3, hidden=16, steps=2, ffn_layers=1, window=5.0)
     t0 = time.perf_counter()
-    out = train_classifier(train, val, cfg, TrainSettings(epochs=4, batch_size=4), tmp_path / "toy.pt",
+    out = train_classifier(train, val, cfg, ClassifierSettings(epochs=4, batch_size=4), tmp_path / "toy.pt",
                            log=lambda m: None)
     assert time.perf_counter() - t0 < 20
     net, meta = load_classifier(tmp_path / "toy.pt")
@@ -271,14 +271,14 @@ def test_training_resumes_and_refuses_other_architecture(tmp_path):
     train = [toy_config(rng, i % 2, n=6) for i in range(8)]
     cfg = DMPNNConfig(k=2, hidden=8, steps=2, ffn_layers=0, window=None)
     logs = []
-    train_classifier(train, train[:4], cfg, TrainSettings(epochs=1, batch_size=4), tmp_path / "m.pt", log=logs.append)
-    out = train_classifier(train, train[:4], cfg, TrainSettings(epochs=2, batch_size=4), tmp_path / "m.pt",
+    train_classifier(train, train[:4], cfg, ClassifierSettings(epochs=1, batch_size=4), tmp_path / "m.pt", log=logs.append)
+    out = train_classifier(train, train[:4], cfg, ClassifierSettings(epochs=2, batch_size=4), tmp_path / "m.pt",
                            log=logs.append)
     assert any("resuming" in m for m in logs)
     assert [h["epoch"] for h in out["history"]] == [1, 2]
     with pytest.raises(MgBarrierError, match="another architecture"):
         train_classifier(train, [], DMPNNConfig(k=2, hidden=9, steps=2, window=None),
-                         TrainSettings(epochs=3), tmp_path / "m.pt", log=logs.append)
+                         ClassifierSettings(epochs=3), tmp_path / "m.pt", log=logs.append)
 
 
 def test_attention_threshold_and_local_glassiness(tmp_path):

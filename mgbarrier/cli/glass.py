@@ -243,7 +243,7 @@ def _parse_window(text: str):
 def cmd_train(args) -> int:
     from ..glass.datasets import RunCache, load_split, read_manifest
     from ..glass.dmpnn import DMPNNConfig
-    from ..glass.train import TrainingInterrupted, TrainSettings, train_classifier
+    from ..glass.train import ClassifierSettings, TrainingInterrupted, train_classifier
 
     _check_output(args.output, [])
     manifest = read_manifest(args.data)
@@ -256,7 +256,7 @@ def cmd_train(args) -> int:
                       ffn_layers=args.ffn_layers, window=_parse_window(args.window), dim=2,
                       node_features=args.node_features, n_rbf=args.n_rbf, attention=not args.no_attention,
                       attention_scale=args.attention_scale, readout=args.readout)
-    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr_max=args.lr_max,
+    settings = ClassifierSettings(epochs=args.epochs, batch_size=args.batch_size, lr_max=args.lr_max,
                              windows_per_config=args.windows_per_config, seed=args.seed)
     ds = manifest["datasets"][str(args.dataset)]
     meta = {"dataset": str(args.dataset), "data_dir": str(Path(args.data).resolve()), "inherent": args.inherent,

@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help=f"model file or shipped name (default: {_default()})")
     p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
-    p.add_argument("--frames", type=frames_spec, default=None, help="K or START:STOP:STEP (Python slice of frames; default all)")
+    p.add_argument("--frames", type=frames_spec, default=None,
+                   help="K or START:STOP:STEP (Python slice of frames; default all)")
     p.add_argument("--output-format", default=None, choices=list(OUTPUT_FORMATS),
                    help="format of -o (default: from its name)")
     p.add_argument("--n-transforms", type=positive_int, default=None,

@@ -29,6 +29,15 @@ def _pyplot():
     return plt
 
 
+def _finish(plt, fig, ax, path: Path) -> Path:
+    """Legend, layout, PNG to ``path``, figure closed."""
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_distance_distribution(path: Path, important: Sequence[float], everything: Sequence[float],
                                title: str = "", bin_width: float = 0.5) -> Path:
     """Write the distance histogram (densities, 1/Å, of atom distances in Å) to ``path``."""
@@ -44,11 +53,7 @@ def plot_distance_distribution(path: Path, important: Sequence[float], everythin
     ax.set_ylabel("density (1/Å)")
     ax.set_xlim(0, h["edges"][-1])
     ax.set_title(title or "Important atoms vs all atoms")
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return Path(path)
+    return _finish(plt, fig, ax, path)
 
 
 def plot_cycles_per_bin(path: Path, stats: Dict[str, dict], paper: Optional[Dict[str, float]] = PAPER_TABLE6,
@@ -69,8 +74,4 @@ def plot_cycles_per_bin(path: Path, stats: Dict[str, dict], paper: Optional[Dict
     ax.set_xticklabels([f"{b}\n(n={stats[b]['n']})" for b in names])
     ax.set_ylabel("mean # optimal cycles per edge")
     ax.set_title(title or "Optimal cycles by edge importance")
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return Path(path)
+    return _finish(plt, fig, ax, path)

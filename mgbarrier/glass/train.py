@@ -49,7 +49,7 @@ KIND = "glass-dmpnn"
 
 
 @dataclass
-class TrainSettings:
+class ClassifierSettings:
     """epochs; batch_size (configurations per step; the seed: 5); lr_*: schedule (see module
     doc); windows_per_config: random windows per configuration per epoch; val_windows:
     windows averaged per validation configuration; seed: weights, windows and order."""
@@ -69,14 +69,18 @@ class TrainSettings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainSettings":
+    def from_dict(cls, d: dict) -> "ClassifierSettings":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
 
 
-def lr_at(epoch_float: float, s: TrainSettings) -> float:
+#: the name of earlier releases
+TrainSettings = ClassifierSettings
+
+
+def lr_at(epoch_float: float, s: ClassifierSettings) -> float:
     """Learning rate at fractional epoch ``epoch_float`` (linear warm-up, exponential decay)."""
     w = max(float(s.warmup_epochs), 0.0)
     if w > 0 and epoch_float < w:
@@ -160,7 +164,7 @@ def load_classifier(path: Union[str, Path]) -> Tuple[DMPNN, dict]:
 
 # ----------------------------------------------------------------------------- training
 def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg: DMPNNConfig,
-                     settings: TrainSettings, output: Union[str, Path], run_dir: Union[str, Path, None] = None,
+                     settings: ClassifierSettings, output: Union[str, Path], run_dir: Union[str, Path, None] = None,
                      metadata: Optional[dict] = None, log: Callable[[str], None] = None,
                      threads: Optional[int] = None) -> dict:
     """Train on ``train_set``, select the epoch on ``val_set`` AUC, write ``output``.
