@@ -11,8 +11,8 @@ import shutil
 import numpy as np
 import pytest
 from ase import Atoms
-
 from conftest import DATA, make_glass
+
 from mgbarrier.errors import MgBarrierError
 from mgbarrier.md import LammpsEngine, Potential, looks_thermal, quench, thermal_score
 
@@ -102,7 +102,7 @@ def test_potential_refused_by_lammps(tmp_path, pot):
     with pytest.raises(MgBarrierError, match="corrupt.eam.fs: truncated eam/fs file"):
         Potential.from_options("eam/fs", [f"* * {corrupt} Cu Zr"])
     with pytest.raises(MgBarrierError, match="cannot tell the element"):
-        Potential.from_options("lj/cut 5.0", ["1 1 0.1 2.5"]).species
+        _ = Potential.from_options("lj/cut 5.0", ["1 1 0.1 2.5"]).species
 
 
 # -- Engine --------------------------------------------------------------------------------

@@ -126,8 +126,9 @@ class LammpsEngine:
         shifts = np.floor(x @ self._h_inv) * self._pbc
         x -= shifts @ self._h
         img = shifts.astype(np.int64) + self._img_max
+        packed = img[:, 0] | (img[:, 1] << self._img_bits) | (img[:, 2] << self._img2_bits)
         self._extract("x")[:] = x[self._index]
-        self._extract("image")[:] = (img[:, 0] | (img[:, 1] << self._img_bits) | (img[:, 2] << self._img2_bits))[self._index]
+        self._extract("image")[:] = packed[self._index]
 
     def _evaluate(self) -> Tuple[float, np.ndarray]:
         """Energy and forces at the current positions: ``(eV, (N, 3) eV/Å in the ase order and frame)``.
