@@ -31,6 +31,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
+from ..graphs.checks import validate_atoms
 from ..graphs.soap import Featurizer, dscribe_version
 from .card import format_card
 from .protocol import PredictorBase, check_device
@@ -91,6 +92,7 @@ class DescriptorPredictor(PredictorBase):
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,). Deterministic."""
+        validate_atoms(atoms, atoms.info.get("source", ""))
         ready, flag = self._fz.prepare(atoms)
         n = len(ready)
         P = np.empty((n, self._proj.shape[1]))
