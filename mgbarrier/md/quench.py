@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ase import Atoms
 
 from ..errors import MgBarrierError
+from ..graphs.checks import validate_atoms
 from .engine import LammpsEngine
 from .potential import Potential
 
@@ -49,6 +50,7 @@ def quench(atoms: Atoms, potential: Potential, *, fmax: float = 1e-3, max_steps:
     the potential lacks, LAMMPS refusing the potential) are :class:`MgBarrierError` too.
     """
     t0 = time.perf_counter()
+    validate_atoms(atoms, atoms.info.get("source", "") if isinstance(atoms, Atoms) else "quench")
     with LammpsEngine(atoms, potential) as engine:
         energy_initial, _ = engine.energy_forces(atoms.positions)
         positions, energy, fnow, converged = engine.minimize(atoms.positions, fmax=fmax, max_steps=max_steps)

@@ -36,6 +36,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError
+from ..graphs.checks import validate_atoms
 from .search import artn_search
 from .settings import ArtnSettings
 
@@ -326,6 +327,7 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
     t_start = time.perf_counter()
     if not isinstance(structure, Atoms):
         raise MgBarrierError(f"{source}: expected an ase.Atoms structure")
+    validate_atoms(structure, source)
     if int(searches_per_atom) != searches_per_atom or searches_per_atom < 1:
         raise MgBarrierError(f"searches per atom must be a positive integer, got {searches_per_atom!r}")
     searches_per_atom = int(searches_per_atom)
