@@ -14,6 +14,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from mgbarrier.errors import MgBarrierError
+from mgbarrier.graphs.checks import validate_atoms
 from mgbarrier.io.species import element_from_mass
 
 
@@ -50,7 +51,8 @@ def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
 
 
 def atoms_from_data(data, source: str = "OVITO data") -> Atoms:
-    """Build ase.Atoms from an OVITO DataCollection (positions/cell in Å, origin subtracted)."""
+    """Build ase.Atoms from an OVITO DataCollection (positions/cell in Å, origin subtracted),
+    validated by :func:`mgbarrier.graphs.checks.validate_atoms` (:class:`MgBarrierError` otherwise)."""
     if data.particles is None or data.particles.count == 0:
         raise MgBarrierError(f"{source}: no particles")
     symbols = species_from_types(data.particles, source)
@@ -62,7 +64,9 @@ def atoms_from_data(data, source: str = "OVITO data") -> Atoms:
         pbc = tuple(bool(p) for p in data.cell.pbc)
     else:
         cell, origin, pbc = np.zeros((3, 3)), np.zeros(3), (False, False, False)
-    return Atoms(symbols=list(symbols), positions=pos - origin, cell=cell, pbc=pbc)
+    atoms = Atoms(symbols=list(symbols), positions=pos - origin, cell=cell, pbc=pbc)
+    validate_atoms(atoms, source)  # NaN, degenerate cells, overlaps, unbounded work: one line
+    return atoms
 
 
 def particle_colors(data) -> np.ndarray:
