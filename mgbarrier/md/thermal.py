@@ -27,15 +27,22 @@ atoms there are unbalanced whatever their temperature.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Optional
 
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from ..errors import MgBarrierError
+from ..errors import MgBarrierError, MgBarrierWarning
 
-__all__ = ["thermal_score", "looks_thermal", "THERMAL_THRESHOLD", "METALLIC_RADII"]
+__all__ = ["thermal_score", "looks_thermal", "thermal_warning", "warn_if_thermal", "THERMAL_THRESHOLD",
+           "METALLIC_RADII", "QUENCH_HINT"]
+
+#: how to get minimised structures, quoted in the warning
+QUENCH_HINT = ("quench the frames first: mgbarrier predict --quench --pair-style eam/fs "
+               "--pair-coeff '* * CuZr_mm.eam.fs Cu Zr' (or --potential FILE; Python: "
+               "predict_file(..., quench=Potential(...)), BarrierCalculator(quench=...))")
 
 #: metallic radii (Å, coordination 12) used for ``sigma = R_a + R_b``
 METALLIC_RADII = {"Cu": 1.28, "Zr": 1.60}
@@ -77,3 +84,32 @@ def looks_thermal(atoms: Atoms, threshold: float = THERMAL_THRESHOLD,
     """True when :func:`thermal_score` exceeds ``threshold``: probably an MD snapshot, not
     a minimised structure (quench it with :func:`mgbarrier.md.quench` first)."""
     return thermal_score(atoms, radii) > threshold
+
+
+def thermal_warning(atoms: Atoms, source: str, threshold: float = THERMAL_THRESHOLD) -> Optional[str]:
+    """The warning text for ``atoms`` when it looks like an MD snapshot, else None.
+
+    Checked only where the score is calibrated: fully periodic structures whose elements
+    all have a metallic radius (others: None, no check).  ``source`` names the file.
+    """
+    if len(atoms) < 2 or not all(atoms.pbc) or atoms.cell.rank < 3:
+        return None
+    if not set(atoms.get_chemical_symbols()) <= set(METALLIC_RADII):
+        return None
+    try:
+        score = thermal_score(atoms)
+    except MgBarrierError:
+        return None
+    if score <= threshold:
+        return None
+    return (f"{source}: the structure looks like an MD snapshot, not a minimised one (thermal score "
+            f"{score:.3f} > {threshold:g}); barriers are defined for, and the models were trained on, "
+            f"minimised (inherent) structures, so these values are biased low; {QUENCH_HINT}")
+
+
+def warn_if_thermal(atoms: Atoms, source: str, threshold: float = THERMAL_THRESHOLD) -> bool:
+    """Issue :func:`thermal_warning` as one :class:`MgBarrierWarning`; True when it fired."""
+    text = thermal_warning(atoms, source, threshold)
+    if text is not None:
+        warnings.warn(MgBarrierWarning(text), stacklevel=2)
+    return text is not None
