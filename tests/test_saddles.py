@@ -238,7 +238,7 @@ def test_run_writes_lammps_artn_files_that_label_the_structure(reference_run):
     import ase.io
 
     try:
-        from mgbarrier.artn import labelled_structure_from_run, parse_event_log
+        from mgbarrier.io.artn import labelled_structure_from_run, parse_event_log
     except ImportError:  # after the move to mgbarrier.io
         from mgbarrier.io.artn import labelled_structure_from_run, parse_event_log
 

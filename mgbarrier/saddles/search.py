@@ -14,7 +14,8 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
    max(|λ|, 0.5))`` (Cancès et al.), FIRE on the perpendicular forces (at most
    ``min(max_perp_moves_c, k + conv_perp_inc)`` steps, ``force_th_perp_sad``); converged when
    the force 2-norm is below ``force_th_saddle``; failed when the curvature rises above
-   ``eigen_th_fail``.
+   ``eigen_th_fail`` for more than ``max_positive_eigen`` iterations in a row (soft glasses
+   have curvatures near zero, where one Lanczos estimate may come out slightly positive).
 4. **Confirmation.**  Barrier ``E_saddle - E_initial > 0``; saddle at least
    ``disp_sad2min_thr`` from the minimum; the most displaced atom within
    ``2 cluster_radius`` of the centre; exactly one negative curvature (the second lowest,
@@ -224,17 +225,19 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
     if np.vdot(egvec, h) < 0:
         egvec = -egvec
     converged = False
+    n_pos = 0
     for it in range(s.max_activat_iter):
         res.saddle_iters = it + 1
         if it > 0:
             lr = lanc(x, f, egvec, s.num_lancz_vec_c)
             v = lr.eigenvector
             lam, egvec = lr.eigenvalue, (v if np.vdot(v, egvec) >= 0 else -v)
-        if lam > s.eigen_th_fail:
+        n_pos = n_pos + 1 if lam > s.eigen_th_fail else 0
+        if n_pos > s.max_positive_eigen:
             raise _Stop(FAIL_EIGEN)
         ftot = np.linalg.norm(f)
         say(f"saddle {it}: E-E0 {e - e0:.5f} |F| {ftot:.5f} lambda {lam:.4f}")
-        if ftot < s.force_th_saddle:
+        if ftot < s.force_th_saddle and n_pos == 0:
             converged = True
             break
         fpar = np.vdot(f, egvec)

@@ -48,7 +48,8 @@ class ArtnSettings:
     # --- new minimum
     atom_disp_thr: float = 0.4           # an atom moved by more than this counts in nMove (Å)
     # --- ours
-    lanczos_central: bool = True         # (ours) central differences in Lanczos (2 force calls per vector)
+    max_positive_eigen: int = 2          # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
+    lanczos_central: bool = False        # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
     min_fmax: float = 0.01               # (ours) force tolerance (eV/Å, max per atom) of push-back / push-over minimisations
     min_max_steps: int = 3000            # (ours) max steps of those minimisations
     sad_local_radius: float = 0.0        # (ours) most displaced atom at the saddle within this of the centre (Å); <= 0: 2 * cluster_radius
@@ -97,6 +98,8 @@ class ArtnSettings:
         for k in positive:
             if not getattr(self, k) > 0:
                 raise MgBarrierError(f"{source}: {k} must be > 0 (got {getattr(self, k)})")
+        if self.max_positive_eigen < 0:
+            raise MgBarrierError(f"{source}: max_positive_eigen must be >= 0 (got {self.max_positive_eigen})")
         for k in ["min_num_ksteps", "max_perp_move_h", "max_iter_basin", "max_activat_iter", "max_perp_moves_c",
                   "num_lancz_vec_h", "num_lancz_vec_c", "min_max_steps"]:
             if getattr(self, k) < 1:
