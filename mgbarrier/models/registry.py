@@ -35,6 +35,7 @@ DEFAULT_NETWORK = "cu64zr36-symgnn"
 KINDS: Dict[str, str] = {
     "symgnn": "mgbarrier.models.graph_network:GraphNetworkPredictor",
     "baseline": "mgbarrier.models.graph_network:GraphNetworkPredictor",
+    "equivariant": "mgbarrier.models.graph_network:GraphNetworkPredictor",
     "descriptor": "mgbarrier.models.descriptor:DescriptorPredictor",
     "ensemble": "mgbarrier.models.ensemble:EnsemblePredictor",
 }

@@ -61,6 +61,9 @@ class TrainSettings:
     seed: int = 0
     threads: Optional[int] = None
     stop_after: Optional[int] = None  # end this call after that epoch (state kept: a later call resumes)
+    # end this call (state kept) once another epoch would likely end past this many seconds
+    max_seconds: Optional[float] = None
+    device: str = "cpu"  # torch device of the network and the graphs ("cuda" for a GPU)
     extra: dict = field(default_factory=dict)
 
 
@@ -120,9 +123,9 @@ def evaluate(net: torch.nn.Module, graphs: Sequence[LabelledGraph], mean: float,
     preds, trues, out = [], [], {}
     with torch.no_grad():
         for lg in graphs:
-            p = net(lg.graph).double().numpy() * std + mean
+            p = net(lg.graph).double().cpu().numpy() * std + mean
             preds.append(p)
-            trues.append(lg.labels.double().numpy())
+            trues.append(lg.labels.double().cpu().numpy())
             out[f"pearson/{lg.name}"] = pearson(p, trues[-1])
     out["pearson"] = pearson(np.concatenate(preds), np.concatenate(trues)) if graphs else float("nan")
     net.train(was)
@@ -150,8 +153,12 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     if not std > 0:
         raise MgBarrierError("training labels have zero variance")
 
+    device = torch.device(settings.device)
+    if device.type != "cpu":  # graphs and labels live on the device for the whole run
+        train_set = [LabelledGraph(lg.name, lg.graph.to(device), lg.labels.to(device)) for lg in train_set]
+        val_set = [LabelledGraph(lg.name, lg.graph.to(device), lg.labels.to(device)) for lg in val_set]
     torch.manual_seed(settings.seed)
-    net = build_network(cfg)
+    net = build_network(cfg).to(device)
     if hasattr(net, "calibrate"):
         net.calibrate(train_set[0].graph)  # fixed message standardisation (restored from state on resume)
     net._generator = torch.Generator().manual_seed(settings.seed + 1)
@@ -184,14 +191,21 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     meta = dict(metadata or {})
     log(f"training {type(net).__name__} ({count_parameters(net)} parameters) on {len(train_set)} structures "
         f"({sum(lg.n_labelled for lg in train_set)} labelled atoms), validating on "
-        f"{', '.join(lg.name for lg in val_set) or 'nothing'}; {torch.get_num_threads()} threads")
+        f"{', '.join(lg.name for lg in val_set) or 'nothing'}; "
+        + (f"{torch.get_num_threads()} threads" if device.type == "cpu" else f"device {device}"))
     t_start = time.time()
     last = min(settings.epochs, settings.stop_after) if settings.stop_after else settings.epochs
     steps_per_epoch = len(train_set)
     net.train()
+    timed_out = False
     with GracefulInterrupt() as stop:
         for epoch in range(start_epoch, last):
             t0 = time.time()
+            if settings.max_seconds and len(history) > start_epoch \
+                    and (t0 - t_start) + history[-1]["seconds"] > settings.max_seconds:
+                timed_out = True
+                last = epoch
+                break
             losses = []
             for s, gi in enumerate(rng.permutation(len(train_set))):
                 lg = train_set[gi]
@@ -223,7 +237,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
             improved = val_set and metrics["pearson"] > best["pearson"]
             if improved or not val_set:
                 best = {"pearson": metrics["pearson"], "epoch": epoch + 1, **metrics}
-                best_state = {k: v.clone() for k, v in ema.state_dict().items()}
+                best_state = {k: v.detach().cpu().clone() for k, v in ema.state_dict().items()}
             log(f"epoch {epoch + 1:4d}/{settings.epochs}  loss {rec['loss']:.4f}  val pearson "
                 f"{metrics['pearson']:.4f}  best {best['pearson']:.4f}@{best['epoch']}  "
                 f"lr {rec['lr']:.2e}  {dt:.1f} s")
@@ -233,7 +247,8 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
                 _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
     wall = wall_before + (time.time() - t_start)
     if last < settings.epochs:
-        log(f"stopped after epoch {last} as asked (--stop-after); run again to resume")
+        why = f"{settings.max_seconds:.0f} s time limit" if timed_out else "--stop-after"
+        log(f"stopped after epoch {last} as asked ({why}); run again to resume")
     _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
 
