@@ -22,24 +22,41 @@ memory does not grow with the number of frames.  Output formats:
   (a plain ``read_data out.data`` without ``fix ... Barriers`` stops at that section;
   ASE's data reader ignores it).
 
+Every per-atom array and scalar header key of the input is kept.  The prediction goes to
+the array ``barrier`` (dump ``d_barrier``); when the input already has one (labels), it
+goes to ``barrier_pred`` instead and a line on stderr says so (``output_name`` chooses).
+
+Thermal frames: barriers are defined for minimised structures.  With ``quench=Potential``
+every frame is quenched (:func:`mgbarrier.md.quench`, fixed cell) before the model sees
+it, and the barriers are written next to the original coordinates (or the quenched ones,
+``write_quenched``), with the per-atom ``quench_displacement`` (Å).  Without it, a frame
+that looks like an MD snapshot (:func:`mgbarrier.md.thermal_warning`) gets one warning.
+
 The output appears only when every frame succeeded (temporary file + rename); on an
 error or Ctrl-C nothing is created or changed.
 """
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from .errors import MgBarrierError
+from .errors import MgBarrierError, MgBarrierWarning
 from .io.files import check_output_path, check_readable
-from .io.formats import OUTPUT_FORMATS, output_format_for  # noqa: F401  (re-exported)
+from .io.formats import OUTPUT_FORMATS, guess_format, output_format_for  # noqa: F401  (re-exported)
 from .io.structures import iread_structures
 from .io.writers import open_writer
+from .md import Potential, thermal_warning
+from .md import quench as quench_atoms
+from .models.protocol import BARRIER
 from .models.registry import load_model
 from .progress import Progress
+
+#: name of the prediction when the input already holds a ``barrier`` array (labels)
+PRED_NAME = "barrier_pred"
 
 __all__ = ["predict_file", "output_format_for", "OUTPUT_FORMATS"]
 
@@ -47,12 +64,19 @@ __all__ = ["predict_file", "output_format_for", "OUTPUT_FORMATS"]
 def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
                  species_map: Optional[Mapping[int, str]] = None, device: str = "cpu",
                  frames: Optional[slice] = None, output_format: Optional[str] = None, quiet: bool = False,
-                 n_transforms: Optional[int] = None) -> dict:
+                 n_transforms: Optional[int] = None, quench: Optional[Potential] = None,
+                 quench_fmax: float = 1e-3, quench_max_steps: int = 10000, write_quenched: bool = False,
+                 output_name: Optional[str] = None) -> dict:
     """Predict barriers (eV) for every selected frame of ``inp`` and write them to ``out``.
 
     ``model`` is a path, a shipped model name, None (the default model) or an already
     loaded :class:`~mgbarrier.models.protocol.Predictor`.  ``frames`` is a slice of frame
-    indices.  Returns ``{"frames", "atoms", "seconds", "output", "format"}``.
+    indices.  ``quench``: a :class:`~mgbarrier.md.Potential`; every frame is then quenched
+    to ``quench_fmax`` eV/Å (at most ``quench_max_steps`` minimiser steps) before the
+    prediction, and ``write_quenched`` writes the quenched coordinates instead of the
+    original ones.  ``output_name``: name of the predicted array (default ``barrier``, or
+    ``barrier_pred`` when the input has ``barrier``; ``barrier`` itself is never replaced).
+    Returns ``{"frames", "atoms", "seconds", "output", "format", "name"}``.
     Raises :class:`MgBarrierError` on bad input; ``out`` is then neither created nor changed.
     """
     inp = Path(inp)
@@ -63,31 +87,120 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     if model is None or isinstance(model, (str, Path)):
         model = load_model(model, device=device, n_transforms=n_transforms)
 
-    progress = Progress(inp.name, unit="frame", enabled=not quiet)
+    progress = Progress(inp.name, total=_frame_total(inp, frames), unit="frame", enabled=not quiet)
     writer = open_writer(out, fmt, species_map)
     atoms_total = 0
+    name = output_name
+    thermal_seen = False
     try:
-        for atoms in iread_structures(inp, species_map=species_map, frames=frames):
-            arrays = _predict_arrays(model, atoms)
-            for name, values in arrays.items():
-                if values.shape != (len(atoms),):
-                    raise MgBarrierError(f"{inp}: model returned {values.shape} values of {name} "
-                                         f"for {len(atoms)} atoms")
-            writer.write(atoms, arrays)
-            atoms_total += len(atoms)
-            progress.update(1, note=f"{atoms_total:,} atoms")
-            del atoms, arrays
+        # warnings are shown once the output is in place: a failed run prints only its error
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MgBarrierWarning)
+            for k, atoms in enumerate(iread_structures(inp, species_map=species_map, frames=frames)):
+                if k == 0:
+                    name = _output_name(inp, atoms, output_name, quiet)
+                if quench is not None:
+                    atoms, target = _quenched(inp, k, atoms, quench, quench_fmax, quench_max_steps, write_quenched)
+                else:
+                    target = atoms
+                    if not thermal_seen:
+                        text = thermal_warning(atoms, str(inp) if k == 0 else f"{inp}: frame {k}")
+                        if text is not None:
+                            thermal_seen = True
+                            warnings.warn(MgBarrierWarning(text), stacklevel=2)
+                arrays = _predict_arrays(model, target)
+                for key, values in arrays.items():
+                    if values.shape != (len(atoms),):
+                        raise MgBarrierError(f"{inp}: model returned {values.shape} values of {key} "
+                                             f"for {len(atoms)} atoms")
+                arrays = _renamed(arrays, name)
+                if quench is not None:
+                    arrays["quench_displacement"] = target.info.pop("_quench_displacement")
+                writer.write(atoms, arrays)
+                atoms_total += len(atoms)
+                progress.update(1, note=f"{atoms_total:,} atoms")
+                del atoms, arrays
         writer.commit()
     except BaseException:
         writer.abort()
         progress.finish()
         raise
     progress.finish()
+    shown = set()
+    for w in caught:  # each distinct warning once, in order
+        if str(w.message) not in shown:
+            shown.add(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     seconds = progress.elapsed
     if not quiet:
         print(f"mgbarrier: wrote {out} ({fmt}): {progress.done} frame(s), {atoms_total} atoms, "
               f"{seconds:.1f} s", file=sys.stderr)
-    return {"frames": progress.done, "atoms": atoms_total, "seconds": seconds, "output": str(out), "format": fmt}
+    return {"frames": progress.done, "atoms": atoms_total, "seconds": seconds, "output": str(out), "format": fmt,
+            "name": name}
+
+
+def _frame_total(inp: Path, frames: Optional[slice]) -> Optional[int]:
+    """Number of frames to predict when it is cheap to know (dumps: one pass over the
+    headers; data files and pickles: one), else None."""
+    from .io.lammps_dump import count_frames
+
+    try:
+        fmt = guess_format(inp)
+        total = count_frames(inp) if fmt == "lammps-dump" else 1 if fmt in ("lammps-data", "symgnn-pickle") else None
+    except (MgBarrierError, OSError, UnicodeDecodeError):
+        return None  # the reader says what is wrong
+    if total is None:
+        return None
+    return len(range(*(frames or slice(None)).indices(total)))
+
+
+def _has_array(atoms, name: str) -> bool:
+    """Does the input frame already hold a per-atom ``name`` (extxyz array or dump column)?"""
+    from .io.lammps_dump import column_name
+
+    meta = atoms.info.get("lammps_dump")
+    columns = meta.get("columns", ()) if isinstance(meta, dict) else ()
+    return name in atoms.arrays or column_name(name) in columns
+
+
+def _output_name(inp: Path, atoms, requested: Optional[str], quiet: bool) -> str:
+    """Name of the predicted array for this input (see :func:`predict_file`)."""
+    if requested is not None:
+        if requested == BARRIER and _has_array(atoms, BARRIER):
+            raise MgBarrierError(f"{inp}: already has per-atom '{BARRIER}' values (labels?), which are never "
+                                 f"replaced; choose another --output-name (e.g. {PRED_NAME})")
+        return requested
+    if not _has_array(atoms, BARRIER):
+        return BARRIER
+    if not quiet:
+        print(f"mgbarrier: {inp} has per-atom '{BARRIER}' values (labels?): kept; the prediction is "
+              f"written as '{PRED_NAME}' (choose with --output-name)", file=sys.stderr)
+    return PRED_NAME
+
+
+def _renamed(arrays: dict, name: str) -> dict:
+    """``barrier`` -> ``name`` and ``barrier_<x>`` -> ``name_<x>`` (e.g. the committee spread)."""
+    if name == BARRIER:
+        return dict(arrays)
+    return {(name + key[len(BARRIER):] if key.startswith(BARRIER) else key): v for key, v in arrays.items()}
+
+
+def _quenched(inp: Path, k: int, atoms, potential: Potential, fmax: float, max_steps: int,
+              write_quenched: bool):
+    """(frame to write, structure to predict on) for frame ``k``: the quench of ``atoms``
+    (positions Å), its per-atom displacement (Å) kept in ``info['_quench_displacement']``."""
+    try:
+        res = quench_atoms(atoms, potential, fmax=fmax, max_steps=max_steps)
+    except MgBarrierError as exc:
+        raise MgBarrierError(f"{inp}: frame {k}: {exc}") from None
+    target = res.atoms
+    target.info["_quench_displacement"] = np.linalg.norm(target.positions - atoms.positions, axis=1)
+    if not write_quenched:
+        return atoms, target
+    out = target.copy()
+    out.info.pop("_quench_displacement", None)
+    out.info.pop("lammps_dump", None)  # written from the quenched positions, not the input's rows
+    return out, target
 
 
 def _predict_arrays(model, atoms) -> dict:

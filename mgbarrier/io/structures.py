@@ -43,7 +43,7 @@ def iread_structures(path: Union[str, Path], species_map: Optional[Mapping[int, 
         source = _iread_ase(path, species_map, frames)
     n = 0
     for atoms in source:
-        atoms.info.setdefault("source", str(path))  # named in errors and warnings downstream
+        atoms.info["source"] = str(path)  # the file given is named in errors and warnings downstream
         validate_atoms(atoms, str(path))
         n += 1
         yield atoms
