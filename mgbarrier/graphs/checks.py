@@ -8,6 +8,9 @@ than :data:`MIN_DISTANCE`.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 from ase import Atoms
 
@@ -17,9 +20,25 @@ from .neighbours import check_work, neighbour_pairs
 #: atoms closer than this (Å) are refused as overlapping
 MIN_DISTANCE = 0.5
 
+#: True inside :func:`parts_of_validated`: the structures passed are parts of one already validated
+_PARTS: ContextVar[bool] = ContextVar("mgbarrier_parts_of_validated", default=False)
+
+
+@contextmanager
+def parts_of_validated():
+    """Within this block :func:`validate_atoms` accepts everything: the caller validated a whole
+    structure and passes pieces of it (spatial domains with halos, :mod:`mgbarrier.models.chunked`)."""
+    token = _PARTS.set(True)
+    try:
+        yield
+    finally:
+        _PARTS.reset(token)
+
 
 def validate_atoms(atoms: Atoms, source: str = "") -> None:
     """Refuse structures a model cannot use (see module doc); cheap checks first."""
+    if _PARTS.get() and isinstance(atoms, Atoms):
+        return
     where = f"{source}: " if source else ""
     if not isinstance(atoms, Atoms):
         raise MgBarrierError(f"{where}expected an ase.Atoms, got {type(atoms).__name__}")
@@ -51,6 +70,12 @@ def _check_overlaps(atoms: Atoms, where: str) -> None:
     cutoff = MIN_DISTANCE
     if all(atoms.pbc):
         spacing = (abs(float(np.linalg.det(atoms.cell.array))) / n) ** (1.0 / 3.0)
+        cutoff = max(MIN_DISTANCE, min(0.8 * spacing, 3.0))
+    elif n > 1:  # the region the atoms span (non-periodic axes: their extent), as check_work sees it
+        pos = atoms.get_positions()
+        lengths = [np.linalg.norm(atoms.cell[ax]) if atoms.pbc[ax] else float(np.ptp(pos[:, ax])) + 1.0
+                   for ax in range(3)]
+        spacing = (float(np.prod(lengths)) / n) ** (1.0 / 3.0)
         cutoff = max(MIN_DISTANCE, min(0.8 * spacing, 3.0))
     check_work(atoms, cutoff, where.rstrip(": "))
     i, j, d = neighbour_pairs(atoms, cutoff, with_distance=True)

@@ -30,6 +30,11 @@ def soap_dimension(species, soap: Dict) -> int:
     return _featurizer(tuple(species), tuple(sorted(soap.items()))).n_soap
 
 
+def soap_reach(species, soap: Dict) -> float:
+    """Å: how far the SOAP row of an atom reaches (r_cut + dscribe's Gaussian padding; needs dscribe)."""
+    return _featurizer(tuple(species), tuple(sorted(soap.items()))).soap_reach
+
+
 def soap_features(atoms: Atoms, species, soap: Dict) -> np.ndarray:
     """(N, F) float32 SOAP power spectrum of every atom (see module doc)."""
     fz = _featurizer(tuple(species), tuple(sorted(soap.items())))

@@ -90,6 +90,11 @@ class Featurizer:
     def receptive_radius(self) -> float:
         return float(self.config["soap"]["r_cut"]) + self.avg_cutoff
 
+    @property
+    def soap_reach(self) -> float:
+        """Å: a SOAP row depends on atoms this far away (r_cut + dscribe's Gaussian padding)."""
+        return float(self.config["soap"]["r_cut"]) + float(self._soap[True].get_cutoff_padding())
+
     def prepare(self, atoms: Atoms) -> Tuple[Atoms, np.ndarray]:
         """Check the elements; return a copy dscribe can use and the (N,) Zr flag."""
         idx = species_indices(atoms, self.species, atoms.info.get("source", ""))

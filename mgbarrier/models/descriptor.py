@@ -34,6 +34,7 @@ from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.checks import validate_atoms
 from ..graphs.soap import Featurizer, dscribe_version
 from .card import format_card
+from .chunked import chunked
 from .protocol import PredictorBase, check_device
 
 #: the settings of the shipped model (Å)
@@ -90,8 +91,10 @@ class DescriptorPredictor(PredictorBase):
         """Receptive radius (Å): SOAP r_cut + neighbour-averaging radius."""
         return self._fz.receptive_radius
 
+    @chunked
     def predict(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,). Deterministic."""
+        """Per-atom energy barriers in eV, float64 array of shape (N,). Deterministic; large
+        structures run in spatial domains with halos (:mod:`mgbarrier.models.chunked`)."""
         validate_atoms(atoms, atoms.info.get("source", ""))
         ready, flag = self._fz.prepare(atoms)
         n = len(ready)

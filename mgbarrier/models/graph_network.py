@@ -16,6 +16,7 @@ from ..graphs.inputs import model_graph
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
 from .card import format_card
+from .chunked import chunked
 from .protocol import PredictorBase, check_device
 
 
@@ -67,10 +68,13 @@ class GraphNetworkPredictor(PredictorBase):
     def cutoff(self) -> float:
         return float(self.config.cutoff)
 
+    @chunked
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,).
 
-        Deterministic: the same structure gives bit-identical output.
+        Deterministic: the same structure gives bit-identical output.  Structures larger
+        than the memory budget allows run in spatial domains with halos (same values,
+        see :mod:`mgbarrier.models.chunked`).
         """
         source = atoms.info.get("source", "")
         validate_atoms(atoms, source)

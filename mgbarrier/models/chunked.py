@@ -1,0 +1,298 @@
+"""Spatial chunking with halos: any structure size in bounded memory, identical predictions.
+
+A predictor's ``predict`` (and ``predict_arrays``) decorated with :func:`chunked` cuts a structure
+with more atoms than the model's chunk size into spatial domains and predicts each domain as a
+*non-periodic cluster*: the domain's own atoms plus every atom, periodic images included, within
+the model's receptive radius R (Å) of the domain (the halo).  Only the domain's own atoms' values
+are kept, so every atom sees exactly the atoms it would see in the whole structure and the stitched
+prediction equals the unchunked one to float rounding (tests: <= 1e-5 eV).
+
+* Domains: the cells of an m0 x m1 x m2 grid in fractional coordinates of the cell (periodic
+  axes, triclinic or not) or of the atoms' bounding box (non-periodic axes).  The halo of a
+  domain is the slab [lo - R |b_k|, hi + R |b_k|) per axis k, b_k the reciprocal vector (no
+  2 pi), a superset of the points within R of the domain.  The grid minimises the total atoms
+  computed under the chunk size.
+* Receptive radius (:func:`receptive_radius`): SymGNN and the baselines, layers x graph cutoff
+  (+ the SOAP reach r_cut + dscribe's Gaussian padding for SOAP node inputs); descriptor, SOAP
+  reach + neighbour-averaging radius; an ensemble, the largest member (its members chunk one
+  by one, each with its own radius).
+* Chunk size (:func:`chunk_atoms`): from ``max_memory`` (GB, the model's attribute, default
+  :data:`DEFAULT_MAX_MEMORY_GB` or ``$MGBARRIER_MAX_MEMORY``) less a fixed allowance, divided by
+  a per-kind estimate of peak bytes per atom (:func:`bytes_per_atom`, measured on Cu64Zr36;
+  graph networks scale with the edges per atom).  ``model.chunk_atoms`` overrides it.
+  A budget too small for one domain with its halo is one :class:`MgBarrierError` line.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import os
+import warnings
+from contextvars import ContextVar
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import MgBarrierError
+from ..graphs.checks import parts_of_validated, validate_atoms
+from ..graphs.neighbours import neighbour_ready
+
+#: default memory budget of one prediction (GB)
+DEFAULT_MAX_MEMORY_GB = 4.0
+#: GB of the budget set aside for the interpreter, torch, the model and the whole input structure
+FIXED_GB = 0.7
+#: most domains per axis
+MAX_DOMAINS_PER_AXIS = 64
+#: atoms per Å^3 assumed where a structure has no periodic volume (a dense metal glass)
+DENSITY_FALLBACK = 0.07
+#: a domain's estimated cluster may use this fraction of the chunk size (density fluctuates)
+SAFETY = 0.85
+
+#: True while a chunk (or a structure small enough to need none) is being predicted:
+#: nested decorated calls (predict_arrays -> predict, ensemble -> members) do not re-chunk
+_INSIDE: ContextVar[bool] = ContextVar("mgbarrier_inside_chunk", default=False)
+
+Result = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+def max_memory_gb(model) -> float:
+    """The model's memory budget in GB (attribute ``max_memory``, else the default)."""
+    value = getattr(model, "max_memory", None)
+    if value is None:
+        value = os.environ.get("MGBARRIER_MAX_MEMORY", DEFAULT_MAX_MEMORY_GB)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise MgBarrierError(f"max memory must be a number of GB, got {value!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise MgBarrierError(f"max memory must be a positive number of GB, got {value!r}")
+    return value
+
+
+def set_max_memory(model, gb: Optional[float]) -> None:
+    """Set the memory budget (GB; None: the default) of a model and of its members."""
+    if gb is not None:
+        gb = float(gb)
+        if not (math.isfinite(gb) and gb > 0):
+            raise MgBarrierError(f"max memory must be a positive number of GB, got {gb!r}")
+    model.max_memory = gb
+    for m in getattr(model, "members", ()):
+        set_max_memory(m, gb)
+
+
+def _soap_reach(species, soap: dict) -> float:
+    from ..graphs.inputs import soap_reach
+
+    return soap_reach(species, soap)
+
+
+def receptive_radius(model) -> float:
+    """Å: a model's prediction for an atom depends on atoms at most this far away (module doc)."""
+    kind = getattr(model, "kind", None)
+    if kind == "ensemble":
+        return max(receptive_radius(m) for m in model.members)
+    cfg = getattr(model, "config", None)
+    if kind in ("symgnn", "baseline") and cfg is not None:
+        layers = len(cfg.heads) if hasattr(cfg, "heads") else int(getattr(cfg, "layers", 1))
+        radius = layers * float(cfg.cutoff)
+        if getattr(cfg, "node_features", "species") == "soap":
+            radius += _soap_reach(cfg.species, cfg.soap)
+        return radius
+    if kind == "descriptor" and isinstance(cfg, dict):
+        return _soap_reach(cfg["species"], cfg["soap"]) + float(cfg["average_cutoff"])
+    return float(model.cutoff)
+
+
+def _density(atoms: Atoms) -> float:
+    if all(atoms.pbc) and len(atoms):
+        volume = abs(float(np.linalg.det(atoms.cell.array)))
+        if volume > 0:
+            return max(len(atoms) / volume, 0.02)
+    return DENSITY_FALLBACK
+
+
+def bytes_per_atom(model, density: float = 0.0615) -> float:
+    """Estimated peak bytes per atom of one prediction of ``model`` (CPU, float32 network).
+
+    Graph networks: ~210 bytes per directed edge of edge state, indices and temporaries
+    (edge state width 32) and 1.3 kB per atom; edges per atom = density x 4/3 pi cutoff^3.
+    SOAP (descriptor model, SOAP node inputs): 6 kB per atom (rows, blocked dscribe work,
+    averaging matrices within 7.5 Å).  Measured on test0 tilings (benchmarks/predict_speed.py).
+    """
+    kind = getattr(model, "kind", None)
+    if kind == "ensemble":
+        return max(bytes_per_atom(m, density) for m in model.members)
+    cfg = getattr(model, "config", None)
+    if kind in ("symgnn", "baseline") and cfg is not None:
+        edges = density * 4.0 / 3.0 * math.pi * float(cfg.cutoff) ** 3
+        width = int(getattr(cfg, "edge_hidden", 32))
+        per_edge = 80.0 + 4.0 * width * 1.0
+        per_atom = 1300.0 + 4.0 * int(getattr(cfg, "hidden", 64)) * 8
+        if getattr(cfg, "node_features", "species") == "soap":
+            per_atom += 6000.0
+        return per_atom + edges * per_edge
+    if kind == "descriptor":
+        return 6000.0
+    return 10000.0
+
+
+def chunk_atoms(model, density: float = 0.0615) -> int:
+    """Most atoms (domain + halo) predicted at once within the model's memory budget."""
+    fixed = getattr(model, "chunk_atoms", None)
+    if fixed is not None:
+        return max(1, int(fixed))
+    gb = max_memory_gb(model)
+    return max(0, int((gb - FIXED_GB) * 1e9 / bytes_per_atom(model, density)))
+
+
+def _frame(atoms: Atoms) -> Tuple[Atoms, np.ndarray, np.ndarray]:
+    """(ready copy, (N, 3) fractional coordinates in [0, 1), (3,) bool periodic axes)."""
+    ready = neighbour_ready(atoms, 0.0)  # wrapped; non-periodic axes: an orthogonal box around the atoms
+    frac = ready.cell.scaled_positions(ready.positions)
+    pbc = np.asarray(ready.pbc, dtype=bool)
+    frac[:, pbc] %= 1.0
+    return ready, np.clip(frac, 0.0, np.nextafter(1.0, 0.0)), pbc
+
+
+def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int) -> Optional[Tuple[int, int, int]]:
+    """Domains per axis (m0, m1, m2) for ``n`` atoms, halo half-widths ``delta`` (3,) in
+    fractional units, at most ``limit`` atoms per domain with halo; None when no cutting is needed.
+    Raises :class:`MgBarrierError` when even the finest grid exceeds ``limit``."""
+    if n <= limit:
+        return None
+    ms = np.arange(1, MAX_DOMAINS_PER_AXIS + 1, dtype=float)
+    fr = []
+    for k in range(3):
+        f = 1.0 / ms + 2.0 * delta[k]
+        fr.append(f if pbc[k] else np.minimum(f, 1.0))
+    size = n * fr[0][:, None, None] * fr[1][None, :, None] * fr[2][None, None, :]
+    count = ms[:, None, None] * ms[None, :, None] * ms[None, None, :]
+    ok = size <= SAFETY * limit
+    if not ok.any():
+        raise ValueError(float(size.min()))
+    total = np.where(ok, size * count, np.inf)
+    a, b, c = np.unravel_index(int(np.argmin(total)), total.shape)
+    return int(ms[a]), int(ms[b]), int(ms[c])
+
+
+def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int]):
+    """Yield ``(own, cluster)``: indices (n_own,) of a domain's atoms and the non-periodic
+    cluster Atoms whose first n_own atoms are those (in order), followed by the halo."""
+    ready, frac, pbc = _frame(atoms)
+    m = np.asarray(grid)
+    recip = np.linalg.norm(np.linalg.inv(ready.cell.array).T, axis=1)  # |b_k|, 1/Å
+    delta = radius * recip
+    cell_of = np.minimum((frac * m).astype(np.int64), m - 1)
+    flat = (cell_of[:, 0] * m[1] + cell_of[:, 1]) * m[2] + cell_of[:, 2]
+    order = np.argsort(flat, kind="stable")
+    starts = np.searchsorted(flat[order], np.arange(int(m.prod()) + 1))
+    pos, numbers, cell = ready.positions, ready.numbers, ready.cell.array
+    source = atoms.info.get("source", "")
+    for d, (a, b, c) in enumerate(itertools.product(range(m[0]), range(m[1]), range(m[2]))):
+        own = order[starts[d]:starts[d + 1]]
+        if len(own) == 0:
+            continue
+        idx = np.arange(len(atoms))
+        shift = np.zeros((len(idx), 3))
+        for k, lo_cell in enumerate((a, b, c)):
+            lo, hi = lo_cell / m[k] - delta[k], (lo_cell + 1) / m[k] + delta[k]
+            shifts = range(int(math.floor(lo)), int(math.floor(hi)) + 1) if pbc[k] else (0,)
+            keep_i, keep_s = [], []
+            for s in shifts:
+                x = frac[idx, k] + s
+                sel = (x >= lo) & (x < hi)
+                keep_i.append(idx[sel])
+                sh = shift[sel].copy()
+                sh[:, k] = s
+                keep_s.append(sh)
+            idx, shift = np.concatenate(keep_i), np.concatenate(keep_s)
+        mine = np.zeros(len(atoms), dtype=bool)
+        mine[own] = True
+        halo = ~(mine[idx] & ~shift.any(axis=1))
+        idx, shift = idx[halo], shift[halo]
+        cluster = Atoms(numbers=np.concatenate([numbers[own], numbers[idx]]),
+                        positions=np.concatenate([pos[own], pos[idx] + shift @ cell]), pbc=False)
+        if source:
+            cluster.info["source"] = source
+        yield own, cluster
+
+
+def _store(out, part, own: np.ndarray, n_own: int, n: int):
+    if isinstance(part, dict):
+        if out is None:
+            out = {k: np.empty(np.shape(v)[:-1] + (n,), dtype=np.float64) for k, v in part.items()}
+        for k, v in part.items():
+            out[k][..., own] = np.asarray(v)[..., :n_own]
+        return out
+    part = np.asarray(part)
+    if out is None:
+        out = np.empty(part.shape[:-1] + (n,), dtype=np.float64)
+    out[..., own] = part[..., :n_own]
+    return out
+
+
+def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, limit: int,
+                    what: str = "model") -> Result:
+    """``fn`` (Atoms -> (..., N) array or dict of them) over spatial domains of ``atoms`` with
+    halos of ``radius`` Å, at most ``limit`` atoms each (module doc); stitched, (..., N)."""
+    n = len(atoms)
+    ready_cell = neighbour_ready(atoms, 0.0).cell.array
+    recip = np.linalg.norm(np.linalg.inv(ready_cell).T, axis=1)
+    try:
+        grid = plan_grid(n, radius * recip, np.asarray(atoms.pbc, dtype=bool), limit)
+    except ValueError as exc:
+        need = float(exc.args[0]) / SAFETY
+        raise MgBarrierError(f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows "
+                             f"{limit:,} atoms at once but one domain of {what} with its {radius:.1f} Å halo "
+                             f"needs about {need:,.0f}; raise --max-memory") from None
+    if grid is None:
+        token = _INSIDE.set(True)
+        try:
+            return fn(atoms)
+        finally:
+            _INSIDE.reset(token)
+    out = None
+    caught: List[warnings.WarningMessage] = []
+    token = _INSIDE.set(True)
+    try:
+        for own, cluster in domains(atoms, radius, grid):
+            with warnings.catch_warnings(record=True) as got, parts_of_validated():
+                warnings.simplefilter("always")
+                part = fn(cluster)
+            caught.extend(got)
+            out = _store(out, part, own, len(own), n)
+            del part, cluster
+    finally:
+        _INSIDE.reset(token)
+    _rewarn(caught, int(np.prod(grid)))
+    return out
+
+
+def _rewarn(caught: List[warnings.WarningMessage], n_domains: int) -> None:
+    """One warning per category for the whole structure (the first domain's text)."""
+    seen = {}
+    for w in caught:
+        seen.setdefault(w.category, [w, 0])[1] += 1
+    for category, (w, count) in seen.items():
+        note = f" (in {count} of {n_domains} spatial domains; counts are per domain)" if n_domains > 1 else ""
+        warnings.warn(category(f"{w.message}{note}"), stacklevel=4)
+
+
+def chunked(method: Callable) -> Callable:
+    """Decorate a predictor method ``(self, atoms) -> (..., N) array or dict`` to run over
+    spatial domains when ``atoms`` exceeds the model's chunk size (module doc)."""
+
+    @functools.wraps(method)
+    def wrapper(self, atoms: Atoms, *args, **kwargs):
+        if _INSIDE.get() or not isinstance(atoms, Atoms):
+            return method(self, atoms, *args, **kwargs)
+        source = atoms.info.get("source", "")
+        limit = chunk_atoms(self, _density(atoms))
+        if len(atoms) > limit:
+            validate_atoms(atoms, source)
+        return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self),
+                               limit, what=f"{getattr(self, 'kind', 'model')} model")
+
+    return wrapper
