@@ -143,14 +143,19 @@ def _engine_for(payload: dict):
     if hit is None:
         from ..md import LammpsEngine, Potential
 
-        for old in list(_ENGINES):          # one structure per process at a time
-            _ENGINES.pop(old)[0].close()
+        close_engines()                     # one structure per process at a time
         atoms = Atoms(numbers=payload["numbers"], positions=payload["positions"], cell=payload["cell"],
                       pbc=payload["pbc"])
         eng = LammpsEngine(atoms, Potential.from_dict(payload["potential"]))
         e0, _ = eng.energy_forces(atoms.positions)
         hit = _ENGINES[key] = (eng, atoms.positions.copy(), float(e0))
     return hit
+
+
+def close_engines() -> None:
+    """Close the LAMMPS engines cached in this process."""
+    for key in list(_ENGINES):
+        _ENGINES.pop(key)[0].close()
 
 
 def run_search_task(payload: dict, atom_id: int, search: int, seed: int) -> dict:
@@ -445,6 +450,8 @@ def _run(structure, potential, selected, searches_per_atom, out_dir, seed, setti
     finally:
         fh.close()
         rewrite()
+        if client is None:
+            close_engines()
 
     acc = [r for r in records if r.get("accepted")]
     sel = set(selected)
