@@ -40,7 +40,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Union
 
 import numpy as np
 
@@ -51,8 +51,10 @@ from .io.structures import iread_structures
 from .io.writers import open_writer
 from .md import Potential, thermal_warning
 from .md import quench as quench_atoms
+from .models.chunked import set_max_memory
 from .models.protocol import BARRIER
-from .models.registry import load_model
+from .models.registry import load_model, resolve_model_path
+from .parallel import RemotePredictor
 from .progress import Progress
 
 #: name of the prediction when the input already holds a ``barrier`` array (labels)
@@ -66,7 +68,9 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
                  frames: Optional[slice] = None, output_format: Optional[str] = None, quiet: bool = False,
                  n_transforms: Optional[int] = None, quench: Optional[Potential] = None,
                  quench_fmax: float = 1e-3, quench_max_steps: int = 10000, write_quenched: bool = False,
-                 output_name: Optional[str] = None) -> dict:
+                 output_name: Optional[str] = None, max_memory: Optional[float] = None,
+                 workers: Optional[int] = None, scheduler: Optional[str] = None,
+                 on_frame: Optional[Callable[[int], None]] = None) -> dict:
     """Predict barriers (eV) for every selected frame of ``inp`` and write them to ``out``.
 
     ``model`` is a path, a shipped model name, None (the default model) or an already
@@ -76,6 +80,11 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     prediction, and ``write_quenched`` writes the quenched coordinates instead of the
     original ones.  ``output_name``: name of the predicted array (default ``barrier``, or
     ``barrier_pred`` when the input has ``barrier``; ``barrier`` itself is never replaced).
+    ``max_memory``: GB one prediction may use (larger frames run in spatial domains,
+    :mod:`mgbarrier.models.chunked`; default 4).  ``workers`` / ``scheduler``: frames run on a
+    local Dask cluster of that many processes / an existing one (:mod:`mgbarrier.parallel`; the
+    model must then be a file or shipped name; not with ``quench``).  ``on_frame(k)`` is called
+    after frame k was written.
     Returns ``{"frames", "atoms", "seconds", "output", "format", "name"}``.
     Raises :class:`MgBarrierError` on bad input; ``out`` is then neither created nor changed.
     """
@@ -84,8 +93,21 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     out = check_output_path(out, [inp])
     check_readable(inp)  # before loading a model: the cheap checks first
 
-    if model is None or isinstance(model, (str, Path)):
+    remote = None
+    if workers is not None or scheduler is not None:
+        if quench is not None:
+            raise MgBarrierError("--quench runs in one process; drop --workers/--scheduler")
+        path = getattr(model, "path", None) if not (model is None or isinstance(model, (str, Path))) else \
+            resolve_model_path(model)
+        if path is None:
+            raise MgBarrierError("Dask workers need the model as a file or shipped name")
+        remote = RemotePredictor(Path(path), workers=workers, scheduler=scheduler, device=device,
+                                 n_transforms=n_transforms, max_memory=max_memory)
+        model = remote
+    elif model is None or isinstance(model, (str, Path)):
         model = load_model(model, device=device, n_transforms=n_transforms)
+    if remote is None and max_memory is not None:
+        set_max_memory(model, max_memory)
 
     progress = Progress(inp.name, total=_frame_total(inp, frames), unit="frame", enabled=not quiet)
     writer = open_writer(out, fmt, species_map)
@@ -96,7 +118,8 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
         # warnings are shown once the output is in place: a failed run prints only its error
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MgBarrierWarning)
-            for k, atoms in enumerate(iread_structures(inp, species_map=species_map, frames=frames)):
+            reader = iread_structures(inp, species_map=species_map, frames=frames)
+            for k, atoms in enumerate(reader if remote is None else remote.ahead(reader)):
                 if k == 0:
                     name = _output_name(inp, atoms, output_name, quiet)
                 if quench is not None:
@@ -120,12 +143,18 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
                 atoms_total += len(atoms)
                 progress.update(1, note=f"{atoms_total:,} atoms")
                 del atoms, arrays
+                if on_frame is not None:
+                    on_frame(k)
         writer.commit()
     except BaseException:
         writer.abort()
         progress.finish()
+        if remote is not None:
+            remote.close()
         raise
     progress.finish()
+    if remote is not None:
+        remote.close()
     shown = set()
     for w in caught:  # each distinct warning once, in order
         if str(w.message) not in shown:

@@ -28,6 +28,15 @@ def register(sub) -> None:
     p.add_argument("--output-name", default=None,
                    help="name of the predicted per-atom array (default: barrier, or barrier_pred when the "
                         "input already has 'barrier' values, which are never replaced)")
+    p.add_argument("--max-memory", type=positive_float, default=None, metavar="GB",
+                   help="memory one prediction may use; larger frames run in spatial domains with halos "
+                        "(same values) (default: 4, or $MGBARRIER_MAX_MEMORY)")
+    d = p.add_mutually_exclusive_group()
+    d.add_argument("--workers", type=positive_int, default=None,
+                   help="predict frames on a local Dask cluster of N single-threaded processes "
+                        "(pip install 'mgbarrier[label]')")
+    d.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="predict frames on an existing Dask cluster (tcp://host:8786 or a scheduler .json file)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary line")
     q = p.add_argument_group("quench (barriers are defined for minimised structures: quench MD frames first)")
     q.add_argument("--quench", action="store_true",
@@ -62,5 +71,6 @@ def run(args) -> int:
                  frames=args.frames, output_format=args.output_format, quiet=args.quiet,
                  n_transforms=args.n_transforms, quench=potential if args.quench else None,
                  quench_fmax=args.quench_fmax, quench_max_steps=args.quench_max_steps,
-                 write_quenched=args.write_quenched, output_name=args.output_name)
+                 write_quenched=args.write_quenched, output_name=args.output_name,
+                 max_memory=args.max_memory, workers=args.workers, scheduler=args.scheduler)
     return 0

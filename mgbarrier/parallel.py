@@ -1,0 +1,180 @@
+"""Frames of a trajectory predicted on Dask workers, handed back in input order.
+
+    with RemotePredictor(model_path, workers=4) as remote:     # or scheduler="tcp://host:8786"
+        for atoms in remote.ahead(frames):                     # frames read here, sent ahead
+            arrays = remote.predict_arrays(atoms)              # {"barrier": (N,) eV, ...}, in order
+
+The client (:func:`mgbarrier.cluster.dask_client`) reads frames and keeps at most ``window``
+(default 2 per worker) in flight; each worker process loads the model once (cache keyed by the
+model file's path, size and mtime, device, transforms and memory budget) and predicts whole
+frames (large ones in spatial domains, :mod:`mgbarrier.models.chunked`).  Results are consumed
+strictly in input order, so the writer streams them with bounded memory.  A worker that dies
+mid-frame is survived: the scheduler gives its frames to another worker (up to Dask's
+``allowed-failures``, 3).  Exceptions inside a frame (bad input) are not retried.
+
+Before any frame is sent, one probe task checks that the workers import this mgbarrier and
+see the model file; an unreachable scheduler or a failed probe is one
+:class:`~mgbarrier.errors.MgBarrierError` line.
+"""
+from __future__ import annotations
+
+import os
+from collections import deque
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Deque, Dict, Iterable, Iterator, Optional, Tuple
+
+import numpy as np
+from ase import Atoms
+
+from .errors import MgBarrierError
+
+#: seconds for the probe task (worker start-up and imports included)
+PROBE_TIMEOUT_S = 120.0
+
+#: this worker process's model: (key, predictor); one model at a time
+_WORKER_MODEL: Dict[str, Tuple[tuple, object]] = {}
+
+
+def model_key(path: Path, device: str, n_transforms: Optional[int], max_memory: Optional[float]) -> tuple:
+    """What identifies a loaded model in a worker's cache."""
+    st = os.stat(path)
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, str(device), n_transforms, max_memory)
+
+
+def worker_probe(path: str) -> Tuple[str, bool]:
+    """On a worker: (mgbarrier version, whether the model file is readable there)."""
+    from . import __version__
+
+    return __version__, os.access(path, os.R_OK)
+
+
+def _worker_model(key: tuple):
+    held = _WORKER_MODEL.get("model")
+    if held is not None and held[0] == key:
+        return held[1]
+    from .models.chunked import set_max_memory
+    from .models.registry import load_model
+
+    _WORKER_MODEL.pop("model", None)  # release the old one first
+    path, _, _, device, n_transforms, max_memory = key
+    model = load_model(path, device=device, n_transforms=n_transforms)
+    set_max_memory(model, max_memory)
+    _WORKER_MODEL["model"] = (key, model)
+    return model
+
+
+def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
+                       pbc: np.ndarray, source: str) -> Dict[str, np.ndarray]:
+    """On a worker: named per-atom float64 arrays (N,) of one frame (positions Å)."""
+    model = _worker_model(key)
+    atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+    atoms.info["source"] = source
+    if hasattr(model, "predict_arrays"):
+        arrays = model.predict_arrays(atoms)
+    else:
+        arrays = {"barrier": model.predict(atoms)}
+    return {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in arrays.items()}
+
+
+class RemotePredictor:
+    """A predictor whose frames run on Dask workers (module doc); a context manager."""
+
+    def __init__(self, model_path: Path, *, workers: Optional[int] = None, scheduler: Optional[str] = None,
+                 device: str = "cpu", n_transforms: Optional[int] = None, max_memory: Optional[float] = None,
+                 window: Optional[int] = None):
+        from .cluster import dask_client
+
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise MgBarrierError(f"{self.path}: no such model file")
+        self.key = model_key(self.path, device, n_transforms, max_memory)
+        self._stack = ExitStack()
+        self.client = self._stack.enter_context(dask_client(workers, scheduler))
+        where = scheduler or "local Dask cluster"
+        try:
+            self._probe(where)
+        except BaseException:
+            self.close()
+            raise
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or int(workers or 1))
+        self.window = int(window) if window else 2 * n_workers
+        self._pending: Deque[Tuple[Atoms, object]] = deque()
+
+    def _probe(self, where: str) -> None:
+        from . import __version__
+
+        try:
+            version, readable = self.client.submit(worker_probe, str(self.path.resolve()), pure=False) \
+                .result(timeout=PROBE_TIMEOUT_S)
+        except Exception as exc:  # deserialisation on the worker, timeouts, lost workers
+            text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "no answer"
+            raise MgBarrierError(f"{where}: Dask workers cannot run mgbarrier ({type(exc).__name__}: {text})") \
+                from None
+        if version != __version__:
+            raise MgBarrierError(f"{where}: Dask workers run mgbarrier {version}, this process {__version__}")
+        if not readable:
+            raise MgBarrierError(f"{where}: Dask workers cannot read the model file {self.path.resolve()}")
+
+    def _submit(self, atoms: Atoms):
+        return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
+                                  atoms.cell.array, np.asarray(atoms.pbc), str(atoms.info.get("source", "")),
+                                  pure=False)
+
+    def ahead(self, frames: Iterable[Atoms]) -> Iterator[Atoms]:
+        """Yield ``frames`` in order while up to ``window`` of them are computed ahead; call
+        :meth:`predict_arrays` with each yielded frame before the next."""
+        it = iter(frames)
+        done = False
+        try:
+            while True:
+                while not done and len(self._pending) < self.window:
+                    try:
+                        atoms = next(it)
+                    except StopIteration:
+                        done = True
+                        break
+                    self._pending.append((atoms, self._submit(atoms)))
+                if not self._pending:
+                    return
+                yield self._pending[0][0]
+        finally:
+            self._cancel()
+
+    def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
+        """Named per-atom arrays of the oldest frame in flight, which must be ``atoms``."""
+        if not self._pending or self._pending[0][0] is not atoms:
+            raise RuntimeError("RemotePredictor.predict_arrays: frames must come from ahead(), in order")
+        _, fut = self._pending.popleft()
+        try:
+            return fut.result()
+        except MgBarrierError:
+            raise
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":
+                raise MgBarrierError(f"{atoms.info.get('source', 'frame')}: Dask workers died on this frame "
+                                     "repeatedly (out of memory?)") from None
+            raise
+        finally:
+            fut.release()
+
+    def predict(self, atoms: Atoms) -> np.ndarray:
+        return self.predict_arrays(atoms)["barrier"]
+
+    def _cancel(self) -> None:
+        if self._pending:
+            try:
+                self.client.cancel([f for _, f in self._pending])
+            except Exception:
+                pass
+            self._pending.clear()
+
+    def close(self) -> None:
+        self._cancel()
+        self._stack.close()
+
+    def __enter__(self) -> "RemotePredictor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
