@@ -255,12 +255,13 @@ def test_glob_matching_nothing_is_an_error(tmp_path, small):
         artn_labels(data, str(tmp_path / "artn" / "log.event.*"))
 
 
-def test_species_map_overrides_masses(tmp_path, small):
+def test_species_map_contradicting_masses_is_refused(tmp_path, small):
     atoms0, data = small
     write_log(tmp_path / "log.event.1", [event_row(1, 0.5, 1)])
-    atoms, _ = artn_labels(data, str(tmp_path / "log.event.1"), species_map={1: "Zr", 2: "Cu"})
-    swapped = ["Zr" if s == "Cu" else "Cu" for s in atoms0.get_chemical_symbols()]
-    assert list(atoms.get_chemical_symbols()) == swapped
+    with pytest.raises(MgBarrierError, match="--species says type 1 is Zr .* mass 63.5"):
+        artn_labels(data, str(tmp_path / "log.event.1"), species_map={1: "Zr", 2: "Cu"})
+    atoms, _ = artn_labels(data, str(tmp_path / "log.event.1"), species_map={1: "Cu", 2: "Zr"})  # agrees
+    assert list(atoms.get_chemical_symbols()) == atoms0.get_chemical_symbols()
 
 
 # ----------------------------------------------------------------------------- run directories

@@ -22,7 +22,7 @@ from ase.data import atomic_masses, atomic_numbers
 from ..errors import MgBarrierError
 from .files import check_readable
 from .lammps_dump import lammps_box
-from .species import element_from_mass, map_types
+from .species import resolve_species
 
 #: data-file section of the per-atom barrier (eV); other arrays use their own name
 DATA_SECTIONS = {"barrier": "Barriers"}
@@ -35,7 +35,8 @@ def section_name(name: str) -> str:
 
 def read_lammps_data(path: Union[str, Path], species_map: Optional[Mapping[int, str]] = None,
                      atom_style: str = "atomic") -> Atoms:
-    """A LAMMPS data file as Atoms; species from ``species_map`` or else the Masses section.
+    """A LAMMPS data file as Atoms; species from ``species_map`` (checked against the Masses
+    section) or else the Masses section (:func:`mgbarrier.io.species.resolve_species`).
 
     Keeps ``arrays['type']`` and ``arrays['id']``.  Types are never guessed from numbers.
     """
@@ -51,13 +52,7 @@ def read_lammps_data(path: Union[str, Path], species_map: Optional[Mapping[int, 
     if len(atoms) == 0:
         raise MgBarrierError(f"{path}: no atoms")
     types = np.asarray(atoms.arrays["type"], dtype=int)
-    if species_map:
-        mapping = dict(species_map)
-    elif masses_by_type:
-        mapping = {t: element_from_mass(m, f"{path}: type {t}") for t, m in masses_by_type.items()}
-    else:
-        mapping = {}
-    atoms.set_chemical_symbols(list(map_types(types, mapping, str(path))))
+    atoms.set_chemical_symbols(list(resolve_species(types, species_map, masses=masses_by_type, source=str(path))))
     atoms.info["source"] = str(path)
     return atoms
 

@@ -49,7 +49,7 @@ from ase.data import atomic_numbers
 
 from ..errors import MgBarrierError
 from .files import AtomicOutput
-from .species import map_types
+from .species import map_types, resolve_species
 
 __all__ = ["iread_dump", "read_dump", "DumpWriter", "count_frames", "box_from_cell", "lammps_box", "BARRIER_COLUMN",
            "column_name"]
@@ -279,6 +279,8 @@ def _parse_atoms(head: dict, r: _Reader, species_map: Optional[Mapping[int, str]
         bad = [e for e in uniq.tolist() if e not in atomic_numbers or e == "X"]
         if bad:
             raise r.err(f"unknown element(s) {', '.join(bad)} in the 'element' column", first)
+        if types is not None and species_map:  # a --species contradicting the column is refused
+            resolve_species(types, species_map, stated=elements, source=source)
         numbers = np.array([atomic_numbers[e] for e in uniq.tolist()], dtype=int)[inv.reshape(-1)]
     elif types is not None:
         uniq, inv = np.unique(types, return_inverse=True)

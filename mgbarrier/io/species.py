@@ -1,15 +1,23 @@
 """Species handling: LAMMPS type numbers and masses -> chemical symbols.
 
 Never guesses species from type numbers: ASE and OVITO turn types 1, 2 into H, He,
-which is wrong for a metallic glass.  A type is mapped by an explicit ``--species``
-mapping, by an element column, or by its mass (nearest element, refused if ambiguous).
+which is wrong for a metallic glass.  :func:`resolve_species` is the one resolution, in
+this order of precedence, with every contradiction refused (one :class:`MgBarrierError`):
+
+1. species the file states per atom (an extxyz species column, a dump ``element``
+   column) are used as they are; a ``--species`` entry for a type must agree with them;
+2. ``--species TYPE=ELEMENT`` (each type once) maps the other types; when the file also
+   has masses (a data file's Masses section), each mass must be that element's
+   (within :data:`MASS_TOLERANCE` amu);
+3. masses alone: the nearest element, refused when two elements are close;
+4. otherwise the type is refused ("give --species").
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
-from ase.data import atomic_masses, chemical_symbols
+from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from ..errors import MgBarrierError
 
@@ -37,6 +45,8 @@ def parse_species_map(text: Optional[str]) -> Dict[int, str]:
             raise MgBarrierError(f"--species: type {key!r} is not an integer") from None
         if sym not in chemical_symbols[1:]:
             raise MgBarrierError(f"--species: {sym!r} is not a chemical element")
+        if t in mapping:
+            raise MgBarrierError(f"--species: type {t} is given twice ({mapping[t]} and {sym})")
         mapping[t] = sym
     return mapping
 
@@ -69,3 +79,45 @@ def map_types(types: np.ndarray, mapping: Mapping[int, str], source: str = "") -
             "give --species like 1=Cu,2=Zr (types are never guessed)"
         )
     return np.array([mapping[t] for t in types.tolist()], dtype=object)
+
+
+def resolve_species(types: np.ndarray, species_map: Optional[Mapping[int, str]] = None, *,
+                    stated: Optional[Sequence[str]] = None, masses: Optional[Mapping[int, float]] = None,
+                    source: str = "") -> np.ndarray:
+    """(N,) chemical symbols of atoms with LAMMPS ``types`` (N,), by the precedence of the
+    module doc: ``stated`` (N,) symbols the file gives (``"X"``/empty = none), then
+    ``species_map`` ``{type: symbol}``, then ``masses`` ``{type: amu}``.  Contradictions
+    (``--species`` against the stated symbols or the masses) are refused in one line."""
+    where = f"{source}: " if source else ""
+    types = np.asarray(types, dtype=np.int64).reshape(-1)
+    species_map = dict(species_map or {})
+    masses = dict(masses or {})
+    for t, sym in species_map.items():
+        if t in masses and abs(float(masses[t]) - float(atomic_masses[atomic_numbers[sym]])) > MASS_TOLERANCE:
+            raise MgBarrierError(
+                f"{where}--species says type {t} is {sym} ({atomic_masses[atomic_numbers[sym]]:.2f} amu) but the "
+                f"file gives type {t} mass {float(masses[t]):g} amu; fix --species or the Masses")
+    if stated is not None:
+        stated = np.asarray(stated, dtype=object).reshape(-1)
+        if stated.shape != types.shape:
+            raise MgBarrierError(f"{where}{len(stated)} species for {len(types)} atoms")
+        has = np.array([s not in ("", "X", None) for s in stated.tolist()], dtype=bool)
+        for t, sym in species_map.items():
+            bad = has & (types == t) & (stated != sym)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise MgBarrierError(
+                    f"{where}--species says type {t} is {sym} but the file says {stated[k]} (atom index {k}); "
+                    "drop --species or fix it")
+        need = ~has
+    else:
+        need = np.ones(len(types), dtype=bool)
+    mapping = dict(species_map)
+    for t in sorted(set(np.unique(types[need]).tolist()) - set(mapping)):
+        if t in masses:
+            mapping[t] = element_from_mass(float(masses[t]), f"{where}type {t}")
+    out = np.empty(len(types), dtype=object)
+    out[need] = map_types(types[need], mapping, source)
+    if stated is not None:
+        out[~need] = stated[~need]
+    return out
