@@ -36,6 +36,10 @@ def register(sub) -> None:
     p.add_argument("--cutoff", type=positive_float, default=5.0, help="neighbour cutoff, Å")
     p.add_argument("--ema", type=unit_interval, default=0.995, help="decay of the weight average that is validated")
     p.add_argument("--species-list", default=None, help="elements the model knows (default Cu,Zr)")
+    p.add_argument("--arch", default="symgnn", choices=["symgnn", "equivariant"],
+                   help="network: the paper's SymGNN, or the angle-aware equivariant network (needs e3nn; "
+                        "--k, --dropout and --node-features do not apply to it)")
+    p.add_argument("--device", default="cpu", help="torch device of the training, e.g. cuda")
     p.add_argument("--node-features", default="species", choices=["species", "soap"],
                    help="per-atom inputs: the species (the paper) or species + SOAP (needs dscribe)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, transforms and order")
@@ -53,13 +57,19 @@ def run(args) -> int:
     cfg = SymGNNConfig(cutoff=args.cutoff, k_train=args.k, hidden=args.hidden, dropout=args.dropout,
                        species=args.species_list.split(",") if args.species_list else ["Cu", "Zr"],
                        node_features=args.node_features)
-    if cfg.node_features == "soap":
+    if args.arch == "equivariant":
+        from ..nn.equivariant import EquivariantConfig
+
+        if args.node_features != "species":
+            raise MgBarrierError("--arch equivariant takes the species only (no --node-features soap)")
+        cfg = EquivariantConfig(cutoff=args.cutoff, scalars=args.hidden, species=cfg.species)
+    elif cfg.node_features == "soap":
         from ..graphs.inputs import soap_dimension
 
         cfg.node_feature_dim = soap_dimension(cfg.species, cfg.soap)
     settings = TrainSettings(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
                              warmup_epochs=min(5, max(1, args.epochs // 10)), ema_decay=args.ema,
-                             stop_after=args.stop_after)
+                             stop_after=args.stop_after, device=args.device)
     data_info = []
 
     def load(paths, role):
@@ -81,7 +91,8 @@ def run(args) -> int:
             data_info.append({"run": str(d), "role": role, **info})
     if not train_set:
         raise MgBarrierError("no training data: give --train FILE... or --runs DIR...")
-    meta = {"description": args.description or "SymGNN energy-barrier model",
+    meta = {"description": args.description or f"{'SymGNN' if args.arch == 'symgnn' else 'equivariant'} "
+                                               "energy-barrier model",
             "training": {"data": data_info, "command": "mgbarrier " + " ".join(sys.argv[1:]),
                          "protocol": args.protocol or "trained on --train, best epoch chosen on --val"}}
     try:
