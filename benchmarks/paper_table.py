@@ -43,6 +43,7 @@ LABELS = {"symgnn": "SymGNN (learned von Mises transforms, k=2; exact O(3) avera
           "schnet": "SchNet (continuous-filter convolutions)",
           "gcn": "GCN with edge features (MLP messages of [h_j, raw d])",
           "mlp": "MLP on species only",
+          "equivariant": "Equivariant messages (e3nn, l ≤ 2; 3 layers of 64x0e + 32x1o + 16x2e; invariant read-out)",
           "descriptor": "SOAP + neighbour averages + ridge (descriptor model)",
           "descriptor-multi": "SOAP + averages over R = 1, 2, 4, 6 Å at two averaging cut-offs + ridge "
                               "(cut-off, lengths, alpha by leave-one-glass-out CV)"}
@@ -61,6 +62,11 @@ def network_config(row: str, quick: bool):
         return SymGNNConfig(symmetrize="none", radial_basis=0, direction_init_scale=1.0, **small)
     if row in sym:
         return SymGNNConfig(symmetrize=sym[row], **small)
+    if row == "equivariant":  # GPU-sized: ~100 s per 8,000-atom step on one CPU core
+        from mgbarrier.nn.equivariant import EquivariantConfig
+
+        return EquivariantConfig(**(dict(layers=2, scalars=8, vectors=4, tensors=2, radial_hidden=16,
+                                         readout_hidden=16) if quick else {}))
     return BaselineConfig(arch=row, **({"hidden": 16, "layers": 2} if quick else {}))
 
 
