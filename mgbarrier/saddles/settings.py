@@ -38,7 +38,7 @@ class ArtnSettings:
     disp_sad2min_thr: float = -1.0       # min distance saddle - initial minimum (Å); <= 0: 2 * init_step_size
     flag_push_back: int = 1              # push back: the saddle must relax to the initial minimum
     push_over_saddle: float = 0.2        # push along the eigenvector before relaxing (Å)
-    max_disp_tol: float = 0.5            # push-back minimum within this distance (Å, 2-norm) ...
+    max_disp_tol: float = 0.5            # push-back minimum: no atom farther than this from the start (Å) ...
     max_ener_tol: float = 0.1            # ... and this energy (eV) of the initial minimum
     # --- Lanczos
     num_lancz_vec_h: int = 25            # max Lanczos vectors leaving the well
