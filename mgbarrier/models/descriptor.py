@@ -63,6 +63,15 @@ class DescriptorPredictor(PredictorBase):
         self.label_mean = float(ckpt.get("label_mean", 0.0))
         self.label_std = float(ckpt.get("label_std", 1.0))
         try:
+            soap = dict(self.config.get("soap", {}))
+            lengths = [float(x) for x in self.config.get("smoothing_lengths", [])] + \
+                [float(self.config.get("average_cutoff", 1.0)), float(soap.get("r_cut", 1.0))]
+        except (TypeError, ValueError):
+            lengths = [float("nan")]
+        if not all(np.isfinite(x) and x > 0 for x in lengths):
+            raise MgBarrierError(f"{path}: smoothing_lengths, average_cutoff and SOAP r_cut must be positive numbers "
+                                 "of Å")
+        try:
             sd = ckpt["state_dict"]
             self._mean = sd["mean"].double().numpy()
             self._std = sd["std"].double().numpy()

@@ -2,6 +2,7 @@
 (kind ``"baseline"``, see :mod:`mgbarrier.nn.baselines`)."""
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Optional
@@ -36,6 +37,7 @@ class GraphNetworkPredictor(PredictorBase):
             self.config = config_from_dict(self.kind, ckpt["config"])
         except (TypeError, ValueError, KeyError) as exc:
             raise MgBarrierError(f"{path}: invalid model configuration ({exc})") from None
+        _check_config(self.config, path)
         if n_transforms is not None and isinstance(self.config, SymGNNConfig):
             # an explicit number of transforms means the paper's sampled average
             self.config.k_eval = int(n_transforms)
@@ -46,8 +48,8 @@ class GraphNetworkPredictor(PredictorBase):
         self.device = check_device(device)
         try:
             self.net = build_network(self.config)
-        except ValueError as exc:
-            raise MgBarrierError(f"{path}: {exc}") from None
+        except (ValueError, NotImplementedError) as exc:
+            raise MgBarrierError(f"{path}: invalid model configuration ({str(exc).splitlines()[0][:160]})") from None
         try:
             self.net.load_state_dict(ckpt["state_dict"], strict=True)
         except (RuntimeError, KeyError, TypeError) as exc:
@@ -56,8 +58,12 @@ class GraphNetworkPredictor(PredictorBase):
         self.net.to(self.device).eval()
         if isinstance(self.config, SymGNNConfig) and self.config.edge_mode == "haar" \
                 and self.config.symmetrize == "learned":
-            with torch.no_grad():
-                self.net.haar_table()  # built once here (~1 s), so that predict() is fast from the first call
+            try:
+                with torch.no_grad():
+                    self.net.haar_table()  # built once here (~1 s), so that predict() is fast from the first call
+            except (ValueError, NotImplementedError, RuntimeError) as exc:  # e.g. a Lebedev order that has no rule
+                raise MgBarrierError(f"{path}: invalid model configuration "
+                                     f"({str(exc).splitlines()[0][:160]})") from None
         self._lock = threading.Lock()
 
     @property
@@ -88,6 +94,29 @@ class GraphNetworkPredictor(PredictorBase):
 
     def describe(self) -> str:
         return format_card(self)
+
+
+#: configuration fields that are sizes or counts: whole numbers >= 1 wherever a config has them
+COUNT_FIELDS = ("hidden", "edge_hidden", "encoder_hidden", "layers", "k_train", "k_eval", "lebedev_order",
+                "radial_points", "radial_basis")
+
+
+def _check_config(cfg, path: Path) -> None:
+    """One :class:`MgBarrierError` line for a configuration value out of range: cutoff (Å) a
+    positive finite number, sizes whole numbers >= 1, dropout in [0, 1)."""
+    cutoff = getattr(cfg, "cutoff", None)
+    if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not math.isfinite(cutoff) or cutoff <= 0:
+        raise MgBarrierError(f"{path}: config cutoff must be a positive number of Å, got {cutoff!r}")
+    for name in COUNT_FIELDS:
+        value = getattr(cfg, name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise MgBarrierError(f"{path}: config {name} must be a whole number >= 1, got {value!r}")
+    heads = getattr(cfg, "heads", (1,))
+    if not heads or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in heads):
+        raise MgBarrierError(f"{path}: config heads must be whole numbers >= 1, got {heads!r}")
+    dropout = getattr(cfg, "dropout", 0.0)
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise MgBarrierError(f"{path}: config dropout must be in [0, 1), got {dropout!r}")
 
 
 #: the name of earlier releases
