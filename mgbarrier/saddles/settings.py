@@ -48,7 +48,7 @@ class ArtnSettings:
     # --- new minimum
     atom_disp_thr: float = 0.4           # an atom moved by more than this counts in nMove (Å)
     # --- ours
-    max_positive_eigen: int = 2          # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
+    max_positive_eigen: int = 5          # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
     lanczos_central: bool = False        # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
     min_fmax: float = 0.01               # (ours) force tolerance (eV/Å, max per atom) of push-back / push-over minimisations
     min_max_steps: int = 3000            # (ours) max steps of those minimisations
