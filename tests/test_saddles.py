@@ -222,7 +222,7 @@ def relaxed_vacancy(vacancy):
 
 
 def _strip(records):
-    return sorted(({k: v for k, v in r.items() if k != "seconds"} for r in records),
+    return sorted(({k: v for k, v in r.items() if k not in ("seconds", "cpu_seconds")} for r in records),
                   key=lambda r: (r["atom_id"], r["search"]))
 
 

@@ -93,7 +93,8 @@ class SaddleResult:
     basin_steps: int = 0
     saddle_iters: int = 0
     force_calls: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0            # wall time
+    cpu_seconds: float = 0.0        # CPU time of this process (LAMMPS included): the core-seconds
     x_saddle: Optional[np.ndarray] = field(default=None, repr=False)
     x_final: Optional[np.ndarray] = field(default=None, repr=False)
     eigenvector: Optional[np.ndarray] = field(default=None, repr=False)
@@ -139,7 +140,7 @@ def artn_search(model, x0: np.ndarray, centre: int, *, rng: np.random.Generator,
     saddle, final minimum and eigenvector in the result.
     """
     s = settings or ArtnSettings()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     calls0 = model.n_force_calls
     x0 = np.array(x0, dtype=float)
     n = len(x0)
@@ -169,6 +170,7 @@ def artn_search(model, x0: np.ndarray, centre: int, *, rng: np.random.Generator,
         res.accepted = False
     res.force_calls = int(model.n_force_calls - calls0)
     res.seconds = time.perf_counter() - t0
+    res.cpu_seconds = time.process_time() - c0
     return res
 
 
