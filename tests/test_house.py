@@ -7,9 +7,9 @@ import warnings
 import ase.io
 import numpy as np
 import pytest
+from conftest import make_glass, write_tiny_model
 
 import mgbarrier
-from conftest import make_glass, write_tiny_model
 from mgbarrier.calculator import BarrierCalculator
 from mgbarrier.cli import main
 from mgbarrier.errors import MgBarrierWarning
@@ -82,9 +82,8 @@ def test_ovito_model_cache_reloads_a_retrained_file(tmp_path):
 
 def test_explanation_modifier_defaults_to_the_shipped_symgnn():
     pytest.importorskip("ovito", reason="OVITO not installed")
-    from mgbarrier_ovito import ExplanationModifier
-
     from mgbarrier.models.registry import DEFAULT_NETWORK
+    from mgbarrier_ovito import ExplanationModifier
 
     assert ExplanationModifier().model_key()[0] == DEFAULT_NETWORK
 
@@ -142,3 +141,40 @@ def test_ensemble_predict_arrays_carry_the_member_spread(tmp_path, tiny_model_pa
     a, b = (mgbarrier.load_model(p).predict(glass) for p in tiny_model_paths[:2])
     np.testing.assert_allclose(arrays["barrier"], 0.5 * a + 0.5 * b, atol=1e-12)
     np.testing.assert_allclose(arrays["barrier_members_std"], np.abs(a - b) / 2, atol=1e-12)
+
+
+def test_every_network_kind_is_cut_into_domains_with_its_true_receptive_radius(tmp_path):
+    """Found on a GPU run: a 1,029,000-atom tiling of test0 with the equivariant kind was off by
+    0.45 eV because the chunker knew only the SymGNN's radius. Every message-passing kind gets
+    layers x cutoff, and a kind it cannot size is refused rather than cut with a guess."""
+    pytest.importorskip("e3nn")
+    import torch
+
+    from mgbarrier.errors import MgBarrierError
+    from mgbarrier.models.checkpoint import save_checkpoint
+    from mgbarrier.models.chunked import predict_chunked, receptive_radius
+    from mgbarrier.nn.equivariant import EquivariantConfig, EquivariantNet
+    from mgbarrier.nn.networks import network_kind
+
+    cfg = EquivariantConfig(layers=2, scalars=8, vectors=4, tensors=2, radial_hidden=16, readout_hidden=16)
+    torch.manual_seed(0)
+    net = EquivariantNet(cfg)
+    torch.nn.init.normal_(net.decoder[-1].weight)
+    path = tmp_path / "eq.pt"
+    save_checkpoint(path, {"kind": network_kind(cfg), "config": cfg.to_dict(), "label_mean": 1.6,
+                           "label_std": 0.4, "state_dict": net.state_dict(), "metadata": {}})
+    model = mgbarrier.load_model(path)
+    assert receptive_radius(model) == pytest.approx(cfg.layers * cfg.cutoff)
+    glass = make_glass(4, seed=7)  # 256 atoms, 16 Å box
+    unchunked = type(model).predict_raw.__wrapped__.__get__(model)  # the network on one whole structure
+    whole = unchunked(glass)
+    # 2,048 atoms in domains of at most 1,200 (with halos): a 6x6x6 grid; a halo of one cutoff
+    # instead of two is off by 2e-4 eV even for this tiny random network
+    parts = predict_chunked(unchunked, glass.repeat((2, 2, 2)), receptive_radius(model), limit=1200)
+    np.testing.assert_allclose(parts.reshape(8, -1), np.tile(whole, (8, 1)), atol=1e-5)
+
+    class Unknown:
+        kind, config, path = "mystery", None, "m.pt"
+
+    with pytest.raises(MgBarrierError, match="no receptive radius"):
+        receptive_radius(Unknown())

@@ -94,15 +94,17 @@ def receptive_radius(model) -> float:
     if kind == "ensemble":
         return max(receptive_radius(m) for m in model.members)
     cfg = getattr(model, "config", None)
-    if kind in ("symgnn", "baseline") and cfg is not None:
-        layers = len(cfg.heads) if hasattr(cfg, "heads") else int(getattr(cfg, "layers", 1))
+    if cfg is not None and not isinstance(cfg, dict) and hasattr(cfg, "cutoff") \
+            and (hasattr(cfg, "heads") or hasattr(cfg, "layers")):  # every message-passing network kind
+        layers = len(cfg.heads) if hasattr(cfg, "heads") else int(cfg.layers)
         radius = layers * float(cfg.cutoff)
         if getattr(cfg, "node_features", "species") == "soap":
             radius += _soap_reach(cfg.species, cfg.soap)
         return radius
     if kind == "descriptor" and isinstance(cfg, dict):
         return _soap_reach(cfg["species"], cfg["soap"]) + float(cfg["average_cutoff"])
-    return float(model.cutoff)
+    raise MgBarrierError(f"{getattr(model, 'path', 'model')}: no receptive radius known for model kind {kind!r}; "
+                         "cannot cut it into domains")
 
 
 def _density(atoms: Atoms) -> float:

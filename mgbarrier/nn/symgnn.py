@@ -180,7 +180,7 @@ class SymGNN(nn.Module):
                     x = (chunk.view(-1, 1, 1) * dirs.view(1, -1, 3)).to(p)
                     rbf = self._rbf(chunk.to(p)).unsqueeze(1).expand(-1, x.shape[1], -1)
                     y = self._encode(x, rbf).double()  # (R, P, D)
-                    rows.append(torch.einsum("rpd,p->rd", y, w))
+                    rows.append(torch.einsum("rpd,p->rd", y, w.to(y.device)))
             self._table = torch.cat(rows).to(p.dtype)
         return self._table
 
