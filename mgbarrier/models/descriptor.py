@@ -35,7 +35,7 @@ from ..graphs.checks import validate_atoms
 from ..graphs.soap import Featurizer, dscribe_version
 from .card import format_card
 from .chunked import chunked
-from .protocol import PredictorBase, check_device
+from .protocol import MIN_BARRIER, PredictorBase, check_device, floor_barriers, floor_note
 
 #: the settings of the shipped model (Å)
 DEFAULT_CONFIG: Dict = {
@@ -100,10 +100,24 @@ class DescriptorPredictor(PredictorBase):
         """Receptive radius (Å): SOAP r_cut + neighbour-averaging radius."""
         return self._fz.receptive_radius
 
-    @chunked
     def predict(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,). Deterministic; large
-        structures run in spatial domains with halos (:mod:`mgbarrier.models.chunked`)."""
+        """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER;
+        one warning counts the atoms outside the model's domain and those floored."""
+        raw = self.predict_raw(atoms)
+        values, floored = floor_barriers(raw)
+        _warn_if_far(~self.in_domain(raw), floored, atoms.info.get("source", "") or "structure",
+                     self.label_mean, self.label_std)
+        return values
+
+    def in_domain(self, values: np.ndarray) -> np.ndarray:
+        """(N,) bool: predictions (eV) within training mean ± FAR_Z training std."""
+        return np.abs((np.asarray(values) - self.label_mean) / self.label_std) <= FAR_Z
+
+    @chunked
+    def predict_raw(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom energy barriers in eV, (N,), unbounded (the ridge extrapolates linearly),
+        no warning.  Deterministic; large structures run in spatial domains with halos
+        (:mod:`mgbarrier.models.chunked`)."""
         validate_atoms(atoms, atoms.info.get("source", ""))
         ready, flag = self._fz.prepare(atoms)
         n = len(ready)
@@ -113,7 +127,6 @@ class DescriptorPredictor(PredictorBase):
         z = P[:, 0] + self._w_flag * flag + self._const
         for k, W in enumerate(self._fz.averaging(ready)):
             z += W @ P[:, k + 1]
-        _warn_if_far(z, atoms.info.get("source", "") or "structure", self.label_mean, self.label_std)
         return z * self.label_std + self.label_mean
 
     def describe(self) -> str:
@@ -127,14 +140,17 @@ class DescriptorPredictor(PredictorBase):
 FAR_Z = 6.0
 
 
-def _warn_if_far(z: np.ndarray, source: str, mean: float, std: float) -> None:
-    """Warn (:class:`MgBarrierWarning`) when standardised predictions ``z`` (N,) leave
-    ±FAR_Z: the ridge model is linear in SOAP and extrapolates without bound."""
-    far = np.abs(z) > FAR_Z
+def _warn_if_far(far: np.ndarray, floored: int, source: str, mean: float, std: float) -> None:
+    """Warn (:class:`MgBarrierWarning`) when predictions leave the domain (``far``, (N,) bool:
+    outside ±FAR_Z std; the ridge model is linear in SOAP and extrapolates without bound)
+    or ``floored`` values were raised to MIN_BARRIER."""
     if far.any():
         lo, hi = mean - FAR_Z * std, mean + FAR_Z * std
-        warnings.warn(MgBarrierWarning(
-            f"{source}: {int(far.sum())} of {z.size} atoms have predicted barriers outside "
-            f"{lo:.2f}..{hi:.2f} eV (training mean ± {FAR_Z:g} std): the structure is unlike the "
-            f"training glasses and the descriptor model extrapolates; do not trust these values"),
-            stacklevel=3)
+        text = (f"{source}: {int(far.sum())} of {far.size} atoms have predicted barriers outside "
+                f"{lo:.2f}..{hi:.2f} eV (training mean ± {FAR_Z:g} std): the structure is unlike the "
+                f"training glasses and the descriptor model extrapolates; do not trust these values")
+        if floored:
+            text += f"; {floored} of them were below {MIN_BARRIER:g} eV and are written as {MIN_BARRIER:g} eV"
+        warnings.warn(MgBarrierWarning(text), stacklevel=3)
+    elif floored:
+        warnings.warn(MgBarrierWarning(f"{source}: {floor_note(floored, far.size)}"), stacklevel=3)

@@ -75,8 +75,9 @@ class GraphNetworkPredictor(PredictorBase):
         return float(self.config.cutoff)
 
     @chunked
-    def predict(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,).
+    def predict_raw(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom energy barriers in eV, float64 array of shape (N,), as the network gives
+        them (``predict``: the same, floored at MIN_BARRIER with a warning).
 
         Deterministic: the same structure gives bit-identical output.  Structures larger
         than the memory budget allows run in spatial domains with halos (same values,

@@ -15,17 +15,22 @@ before computing.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Dict, List, Protocol, runtime_checkable
+from typing import Dict, List, Protocol, Tuple, runtime_checkable
 
 import numpy as np
 import torch
 from ase import Atoms
 
-from ..errors import MgBarrierError
+from ..errors import MgBarrierError, MgBarrierWarning
 
 #: name of the per-atom barrier array (eV) in Python and extxyz (``d_barrier`` in LAMMPS)
 BARRIER = "barrier"
+#: the smallest barrier any shipped model writes (eV): a barrier <= 0 is impossible at a
+#: minimum, so values below are set to this, counted in a warning (the last resort after
+#: each model's own domain rule, see :mod:`mgbarrier.models.ensemble`)
+MIN_BARRIER = 0.01
 
 
 @runtime_checkable
@@ -47,8 +52,29 @@ class Predictor(Protocol):
     def describe(self) -> str: ...
 
 
+def floor_barriers(values: np.ndarray) -> Tuple[np.ndarray, int]:
+    """``(values with everything below MIN_BARRIER set to it, how many were)``; eV, (N,)."""
+    low = values < MIN_BARRIER
+    return (np.where(low, MIN_BARRIER, values), int(low.sum())) if low.any() else (values, 0)
+
+
+def floor_note(n: int, total: int) -> str:
+    """The words a warning uses for ``n`` floored values."""
+    return f"{n} of {total} atoms had predicted barriers below {MIN_BARRIER:g} eV (impossible at a minimum) " \
+           f"and are written as {MIN_BARRIER:g} eV"
+
+
 class PredictorBase:
-    """Shared behaviour: ``predict_arrays`` from ``predict``."""
+    """Shared behaviour: ``predict_arrays`` from ``predict``; ``predict`` as the bounded
+    ``predict_raw`` (values below :data:`MIN_BARRIER` floored, counted in one warning)."""
+
+    def predict(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER."""
+        values, n = floor_barriers(self.predict_raw(atoms))
+        if n:
+            source = atoms.info.get("source", "") or "structure"
+            warnings.warn(MgBarrierWarning(f"{source}: {floor_note(n, len(values))}"), stacklevel=2)
+        return values
 
     def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
         """Named per-atom arrays (each (N,) float64): ``{"barrier": eV}``."""
