@@ -57,6 +57,39 @@ def unit_interval(text: str) -> float:
     return v
 
 
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    v = _number(float, text, "a finite number >= 0")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def species_spec(text: str) -> str:
+    """argparse type: ``TYPE=ELEMENT,...`` (each type once); returned as given, checked here."""
+    from ..io.species import parse_species_map
+
+    try:
+        parse_species_map(text)
+    except MgBarrierError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--species: ", "")) from None
+    return text
+
+
+def device_spec(text: str) -> str:
+    """argparse type: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``)."""
+    if text == "cpu":
+        return text  # without importing torch
+    from ..models.protocol import check_device
+
+    try:
+        check_device(text)
+    except MgBarrierError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device here: use cpu, or cuda where "
+                                         "CUDA is available") from None
+    return text
+
+
 def frames_spec(text: str) -> slice:
     """argparse type: ``K`` or ``START:STOP:STEP`` (a Python slice of frames; STEP >= 1)."""
     try:

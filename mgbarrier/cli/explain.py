@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from ..errors import MgBarrierError
+from .common import nonnegative_float, nonnegative_int, positive_float, positive_int, species_spec
 
 
 def register(subparsers) -> None:
@@ -28,7 +29,7 @@ def register(subparsers) -> None:
                     "important atoms with all atoms (MRO) and counts the optimal 1-cycles of an alpha complex "
                     "that each edge takes part in (paper Table 6). Needs a SymGNN checkpoint.")
     p.add_argument("structure", help="structure file (extxyz, LAMMPS data/dump, SymGNN pickle, ...)")
-    p.add_argument("--atom", type=int, action="append", metavar="ID",
+    p.add_argument("--atom", type=nonnegative_int, action="append", metavar="ID",
                    help="atom to explain: 0-based index in the file's order (repeatable)")
     p.add_argument("--atoms", default=None, metavar="SPEC",
                    help="more atoms: random:N (N distinct atoms drawn with --seed) or a list 3,17,40")
@@ -36,19 +37,21 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (must not exist or be empty, or --force)")
     p.add_argument("--model", default=None, help="SymGNN checkpoint or shipped name (default: cu64zr36-symgnn, "
                         "the graph network of the default ensemble)")
-    p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
-    p.add_argument("--frame", type=int, default=0, help="frame of a multi-frame file (default 0)")
-    p.add_argument("--top", type=int, default=50, help="edges in the explanation / per importance bin (default 50)")
+    p.add_argument("--species", type=species_spec, default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
+    p.add_argument("--frame", type=nonnegative_int, default=0, help="frame of a multi-frame file (default 0)")
+    p.add_argument("--top", type=positive_int, default=50,
+                   help="edges in the explanation / per importance bin (default 50)")
     p.add_argument("--seed", type=int, default=0, help="seed of the mask initialisation and random choices")
-    p.add_argument("--epochs", type=int, default=200, help="optimisation steps per atom (default 200)")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam step size (default 0.05)")
-    p.add_argument("--size-coef", type=float, default=0.005, help="weight of Σ mask (default 0.005)")
-    p.add_argument("--entropy-coef", type=float, default=1.0, help="weight of the mask entropy (default 1)")
+    p.add_argument("--epochs", type=positive_int, default=200, help="optimisation steps per atom (default 200)")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="Adam step size (default 0.05)")
+    p.add_argument("--size-coef", type=nonnegative_float, default=0.005, help="weight of Σ mask (default 0.005)")
+    p.add_argument("--entropy-coef", type=nonnegative_float, default=1.0, help="weight of the mask entropy (default 1)")
     p.add_argument("--filtration", choices=["alpha", "rips"], default="alpha")
-    p.add_argument("--topology-radius", type=float, default=None,
+    p.add_argument("--topology-radius", type=positive_float, default=None,
                    help="Å around the centre analysed by persistent homology (default: layers × cutoff, "
                         "capped by the periodic cell)")
-    p.add_argument("--rips-max-edge", type=float, default=None, help="Å, Rips only (default: the model cutoff)")
+    p.add_argument("--rips-max-edge", type=positive_float, default=None,
+                   help="Å, Rips only (default: the model cutoff)")
     p.add_argument("--no-topology", action="store_true", help="skip persistent homology (no gudhi needed)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots (no matplotlib needed)")
     p.add_argument("--force", action="store_true", help="replace a non-empty output folder")

@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import List, Optional
 
 from ..errors import MgBarrierError
-from .common import log, output_path, parse_frames
+from .common import (
+    frames_spec,
+    log,
+    nonnegative_int,
+    output_path,
+    parse_frames,
+    positive_float,
+    positive_int,
+    species_spec,
+    unit_interval,
+)
 
 
 def register(sub) -> None:
@@ -34,9 +44,10 @@ def register(sub) -> None:
                                    "the minority species unless --species-b.")
     p.add_argument("files", nargs="+", metavar="FILE", help="structure files (extxyz, LAMMPS data/dump, ...)")
     p.add_argument("--species-b", default=None, help="species in the B role (default: the minority species)")
-    p.add_argument("--k", type=int, default=2, help="nearest neighbours per B particle (default 2, the seed's)")
-    p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
-    p.add_argument("--frames", default=None, help="START:STOP:STEP of each file's frames")
+    p.add_argument("--k", type=positive_int, default=2,
+                   help="nearest neighbours per B particle (default 2, the seed's)")
+    p.add_argument("--species", type=species_spec, default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
+    p.add_argument("--frames", type=frames_spec, default=None, help="START:STOP:STEP of each file's frames")
     p.add_argument("-o", "--output", default=None, help="CSV file (default: a table on stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no table on stdout when -o is given")
     p.set_defaults(func=cmd_metrics)
@@ -52,17 +63,17 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="data folder")
     p.add_argument("--preset", choices=list(PRESETS), default="hour",
                    help="sizes (default hour: 1,080 particles, 120 + 120 runs, t_cool 1e5 / 1e4)")
-    p.add_argument("--n-particles", type=int, default=None)
-    p.add_argument("--t-cool", type=int, default=None, help="slow ramp in MD steps of 0.005 τ")
-    p.add_argument("--t-cool-fast", type=int, default=None, help="fast ramp (default t-cool / 100)")
-    p.add_argument("--t-equil", type=int, default=None, help="steps at T = 2.0 before the ramp")
-    p.add_argument("--n-slow", type=int, default=None, help="slow runs")
-    p.add_argument("--n-fast", type=int, default=None, help="fast runs")
-    p.add_argument("--n-curve", type=int, default=None,
+    p.add_argument("--n-particles", type=positive_int, default=None)
+    p.add_argument("--t-cool", type=positive_int, default=None, help="slow ramp in MD steps of 0.005 τ")
+    p.add_argument("--t-cool-fast", type=positive_int, default=None, help="fast ramp (default t-cool / 100)")
+    p.add_argument("--t-equil", type=nonnegative_int, default=None, help="steps at T = 2.0 before the ramp")
+    p.add_argument("--n-slow", type=nonnegative_int, default=None, help="slow runs")
+    p.add_argument("--n-fast", type=nonnegative_int, default=None, help="fast runs")
+    p.add_argument("--n-curve", type=nonnegative_int, default=None,
                    help="runs per rate quenched at every recorded T (E_IS curve and Tg)")
-    p.add_argument("--grid", type=float, default=None, help="temperature spacing of the records")
+    p.add_argument("--grid", type=positive_float, default=None, help="temperature spacing of the records")
     p.add_argument("--seed", type=int, default=1, help="first LAMMPS seed (default 1)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once, each single-process LAMMPS (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="runs at once, each single-process LAMMPS (default 1)")
     p.add_argument("-v", "--verbose", action="store_true", help="a line per recorded temperature")
     p.set_defaults(func=cmd_data)
 
@@ -71,10 +82,10 @@ def register(sub) -> None:
     p.add_argument("data", help="data folder made by glass-data")
     p.add_argument("-o", "--output", default=None, help="JSON report")
     p.add_argument("--plot", default=None, help="figure (PNG)")
-    p.add_argument("--k", type=int, default=2, help="nearest neighbours per B particle (default 2)")
-    p.add_argument("--tg-t-max", type=float, default=1.0,
+    p.add_argument("--k", type=positive_int, default=2, help="nearest neighbours per B particle (default 2)")
+    p.add_argument("--tg-t-max", type=positive_float, default=1.0,
                    help="temperatures <= this in the Tg fits (default 1.0: the supercooled liquid; 0 = all)")
-    p.add_argument("--t-max", type=float, default=None, help="temperatures <= this in the Eq. 12 regressions")
+    p.add_argument("--t-max", type=positive_float, default=None, help="temperatures <= this in the Eq. 12 regressions")
     p.add_argument("--inherent", action="store_true", help="metrics on the inherent structures")
     p.set_defaults(func=cmd_tg)
 
@@ -84,26 +95,27 @@ def register(sub) -> None:
     p.add_argument("--dataset", required=True, help="1-6")
     p.add_argument("-o", "--output", required=True, help="model file")
     p.add_argument("--run-dir", default=None, help="resumable state (default: OUTPUT.run/)")
-    p.add_argument("--epochs", type=int, default=20, help="(default 20; the seed: 10 over 16,000 configurations)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--windows-per-config", type=int, default=8,
+    p.add_argument("--epochs", type=positive_int, default=20,
+                   help="(default 20; the seed: 10 over 16,000 configurations)")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--windows-per-config", type=positive_int, default=8,
                    help="random windows per configuration per epoch (default 8)")
-    p.add_argument("--k", type=int, default=3, help="nearest neighbours (seed range 1-5)")
-    p.add_argument("--hidden", type=int, default=128, help="hidden size (default 128; seed range 300-2400)")
-    p.add_argument("--steps", type=int, default=3, help="message-passing steps T (seed range 2-6)")
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--ffn-layers", type=int, default=2, help="(seed range 1-3)")
+    p.add_argument("--k", type=positive_int, default=3, help="nearest neighbours (seed range 1-5)")
+    p.add_argument("--hidden", type=positive_int, default=128, help="hidden size (default 128; seed range 300-2400)")
+    p.add_argument("--steps", type=positive_int, default=3, help="message-passing steps T (seed range 2-6)")
+    p.add_argument("--dropout", type=unit_interval, default=0.0)
+    p.add_argument("--ffn-layers", type=positive_int, default=2, help="(seed range 1-3)")
     p.add_argument("--window", default="12", help="window side in σ (seed: 0.2 × 60 = 12), or 'none'")
     p.add_argument("--node-features", choices=["type", "type+pos"], default="type")
-    p.add_argument("--n-rbf", type=int, default=16, help="Gaussians for the distance (0: raw distance)")
+    p.add_argument("--n-rbf", type=nonnegative_int, default=16, help="Gaussians for the distance (0: raw distance)")
     p.add_argument("--attention-scale", choices=["mean", "softmax"], default="mean")
     p.add_argument("--readout", choices=["sum", "mean"], default="sum")
     p.add_argument("--no-attention", action="store_true")
-    p.add_argument("--lr-max", type=float, default=1e-3)
+    p.add_argument("--lr-max", type=positive_float, default=1e-3)
     p.add_argument("--inherent", action="store_true", help="train on the inherent structures")
-    p.add_argument("--limit", type=int, default=None, help="at most this many training configurations")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most this many training configurations")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.set_defaults(func=cmd_train)
 
     # ---------------------------------------------------------------- glass-eval
@@ -112,9 +124,10 @@ def register(sub) -> None:
     p.add_argument("--model", nargs="+", required=True, help="model files (trained dataset read from each)")
     p.add_argument("--datasets", default=None, help="comma list (default: all in the manifest)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--windows", type=int, default=1, help="random windows averaged per configuration (default 1)")
+    p.add_argument("--windows", type=positive_int, default=1,
+                   help="random windows averaged per configuration (default 1)")
     p.add_argument("--full", action="store_true", help="also score whole periodic configurations")
-    p.add_argument("--attention", type=int, default=0, metavar="N",
+    p.add_argument("--attention", type=nonnegative_int, default=0, metavar="N",
                    help="high-attention graph counts on N glass and N liquid configurations of each model's dataset")
     p.add_argument("--attention-plot", default=None, help="folder for Fig. 8-like PNGs of one glass and one liquid")
     p.add_argument("-o", "--output", default=None, help="JSON report")
@@ -125,9 +138,9 @@ def register(sub) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--model", required=True)
     p.add_argument("--species-b", default=None, help="species in the B role (default: the minority species)")
-    p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Ni,2=P")
-    p.add_argument("--frames", default=None, help="START:STOP:STEP")
-    p.add_argument("--windows", type=int, default=8, help="random windows averaged per frame (default 8)")
+    p.add_argument("--species", type=species_spec, default=None, help="LAMMPS type -> element, e.g. 1=Ni,2=P")
+    p.add_argument("--frames", type=frames_spec, default=None, help="START:STOP:STEP")
+    p.add_argument("--windows", type=positive_int, default=8, help="random windows averaged per frame (default 8)")
     p.add_argument("--per-atom", action="store_true", help="window centred on every atom -> 'glassiness'")
     p.add_argument("-o", "--output", default=None,
                    help="with --per-atom: extxyz with per-atom 'glassiness'; else a CSV (default: stdout)")

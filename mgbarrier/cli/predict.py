@@ -6,7 +6,16 @@ from ..io.formats import OUTPUT_FORMATS
 from ..io.species import parse_species_map
 from ..models.registry import default_model_name
 from ..pipeline import predict_file
-from .common import add_potential_options, frames_spec, output_path, positive_float, positive_int, potential_from_args
+from .common import (
+    add_potential_options,
+    device_spec,
+    frames_spec,
+    output_path,
+    positive_float,
+    positive_int,
+    potential_from_args,
+    species_spec,
+)
 
 
 def register(sub) -> None:
@@ -17,8 +26,8 @@ def register(sub) -> None:
                    help="extxyz (per-atom 'barrier'), LAMMPS dump (.lammpstrj/.dump[.gz], column d_barrier) "
                         "or LAMMPS data (.data, section Barriers)")
     p.add_argument("--model", default=None, help=f"model file or shipped name (default: {_default()})")
-    p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--species", type=species_spec, default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr")
+    p.add_argument("--device", type=device_spec, default="cpu", help="torch device: cpu (default) or cuda")
     p.add_argument("--frames", type=frames_spec, default=None,
                    help="K or START:STOP:STEP (Python slice of frames; default all)")
     p.add_argument("--output-format", default=None, choices=list(OUTPUT_FORMATS),

@@ -12,7 +12,7 @@ from ..io.structures import iread_structures
 from ..nn.symgnn import SymGNNConfig
 from ..training.run_state import TrainingInterrupted
 from ..training.symgnn import TrainSettings, make_labelled_graph, train
-from .common import output_path, positive_float, positive_int, unit_interval
+from .common import output_path, positive_float, positive_int, species_spec, unit_interval
 
 
 def register(sub) -> None:
@@ -22,7 +22,8 @@ def register(sub) -> None:
     p.add_argument("--val", nargs="+", help="validation structures (model selection)")
     p.add_argument("--runs", nargs="+", help="run directories: a LAMMPS data file + ARTn log.event* files")
     p.add_argument("--val-runs", nargs="+", help="validation run directories")
-    p.add_argument("--species", default=None, help="LAMMPS type -> element for --runs, e.g. 1=Cu,2=Zr")
+    p.add_argument("--species", type=species_spec, default=None,
+                   help="LAMMPS type -> element for --runs, e.g. 1=Cu,2=Zr")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.add_argument("--run-dir", default=None, help="resumable training state (default: OUTPUT.run/)")
     p.add_argument("--epochs", type=positive_int, default=200, help="length of the schedule (cosine decay to its end)")

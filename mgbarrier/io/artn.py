@@ -71,6 +71,11 @@ REJECT_UNKNOWN_STATUS = "unknown status"
 REJECT_MOVED = "reference moved (after an accepted new minimum, status 1)"
 REJECT_NONFINITE = "non-finite barrier"
 REJECT_NONPOSITIVE = "non-positive barrier"
+#: the largest barrier (eV) taken as a real event: a local rearrangement in a metallic
+#: glass costs a few eV at most (cohesive energies are 3-7 eV/atom), so a del-E above this
+#: is a broken run or file, dropped and counted like a non-finite one
+MAX_BARRIER = 100.0
+REJECT_IMPLAUSIBLE = f"implausible barrier (> {MAX_BARRIER:g} eV)"
 
 #: in ``labelled_structure_from_run`` info, list every event file up to this many
 MAX_LISTED_FILES = 100
@@ -231,6 +236,9 @@ def select_events(events: Sequence[ArtnEvent]) -> Tuple[List[ArtnEvent], Dict[st
             continue
         if ev.barrier <= 0.0:
             rejected[REJECT_NONPOSITIVE] += 1
+            continue
+        if ev.barrier > MAX_BARRIER:
+            rejected[REJECT_IMPLAUSIBLE] += 1
             continue
         kept.append(ev)
     return kept, dict(rejected)

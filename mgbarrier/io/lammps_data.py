@@ -48,13 +48,27 @@ def read_lammps_data(path: Union[str, Path], species_map: Optional[Mapping[int, 
     try:
         atoms = _ase_read(str(path), atom_style=atom_style, units="metal", sort_by_id=False)
     except Exception as exc:  # ASE raises many kinds on malformed files
-        raise MgBarrierError(f"{path}: cannot read as a LAMMPS data file ({type(exc).__name__}: {exc})") from None
+        raise MgBarrierError(f"{path}: cannot read as a LAMMPS data file ({_ase_problem(exc)})") from None
     if len(atoms) == 0:
         raise MgBarrierError(f"{path}: no atoms")
     types = np.asarray(atoms.arrays["type"], dtype=int)
     atoms.set_chemical_symbols(list(resolve_species(types, species_map, masses=masses_by_type, source=str(path))))
     atoms.info["source"] = str(path)
     return atoms
+
+
+def _ase_problem(exc: Exception) -> str:
+    """What ASE's data reader failed on, in words (not its internals)."""
+    if isinstance(exc, (UnboundLocalError, NameError)):
+        return "no Atoms section"
+    if isinstance(exc, KeyError):
+        key = exc.args[0] if exc.args else "?"
+        return f"atom type {int(key) if isinstance(key, (int, np.integer)) else key} is not declared " \
+               "(check 'N atom types' and the Masses section)"
+    if isinstance(exc, (StopIteration, EOFError, IndexError)):
+        return "the file ends early or a line has too few columns"
+    first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    return f"malformed: {first}"
 
 
 def _read_masses_section(path: Path) -> dict:
