@@ -93,6 +93,9 @@ class SaddleResult:
     basin_steps: int = 0
     saddle_iters: int = 0
     force_calls: int = 0
+    calls_well: int = 0             # force calls leaving the harmonic well
+    calls_saddle: int = 0           # ... converging to the saddle
+    calls_confirm: int = 0          # ... confirming it (second curvature, push back, push over)
     seconds: float = 0.0            # wall time
     cpu_seconds: float = 0.0        # CPU time of this process (LAMMPS included): the core-seconds
     x_saddle: Optional[np.ndarray] = field(default=None, repr=False)
@@ -164,11 +167,16 @@ def artn_search(model, x0: np.ndarray, centre: int, *, rng: np.random.Generator,
         e0, _ = ef(x0)
     res.e_initial = float(e0)
     try:
-        _search(res, s, x0, float(e0), int(centre), ef, lanc, rng, proj, dmax, cell, pbc, model, keep_positions, say)
+        _search(res, s, x0, float(e0), int(centre), ef, lanc, rng, proj, dmax, cell, pbc, model, keep_positions, say,
+                calls0)
     except _Stop as stop:
         res.reason = stop.reason
         res.accepted = False
     res.force_calls = int(model.n_force_calls - calls0)
+    if res.calls_well and not res.calls_saddle:        # stopped while converging
+        res.calls_saddle = res.force_calls - res.calls_well
+    elif res.calls_saddle:
+        res.calls_confirm = res.force_calls - res.calls_well - res.calls_saddle
     res.seconds = time.perf_counter() - t0
     res.cpu_seconds = time.process_time() - c0
     return res
@@ -178,7 +186,7 @@ def _clip(d, dmax):
     return np.clip(d, -dmax, dmax)
 
 
-def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep, say):
+def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep, say, calls0):
     n, dim = x0.shape
     # ---- 1. activation
     dvec = mic_vectors(x0 - x0[c], cell, pbc) if s.cluster_radius > 0 else None
@@ -222,6 +230,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
                 left = True
                 break
         x = x + _clip(s.basin_factor * s.increment_size * h, dmax)
+    res.calls_well = model.n_force_calls - calls0
     if not left:
         raise _Stop(FAIL_WELL)
 
@@ -253,6 +262,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         x, e, f = r.x, r.energy, r.forces
         if np.linalg.norm(x - x0) < s.sad2min_threshold:
             raise _Stop(FAIL_CLOSE)
+    res.calls_saddle = model.n_force_calls - calls0 - res.calls_well
     if not converged:
         raise _Stop(FAIL_CONVERGE)
 
