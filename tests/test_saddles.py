@@ -358,3 +358,21 @@ def test_settings_keep_lammps_artn_names_and_read_its_log():
         ArtnSettings.from_dict({"no_such": 1})
     assert json.loads(json.dumps(d.to_dict())) == d.to_dict()
     assert ACCEPTED == "accepted"
+
+
+def test_atom_selection_forms_and_summary_text(relaxed_vacancy, reference_run, tmp_path):
+    from mgbarrier.saddles import format_run_summary, select_atoms
+
+    n = len(relaxed_vacancy)
+    assert select_atoms("all", relaxed_vacancy) == list(range(1, n + 1))
+    assert select_atoms("3, 1,3", relaxed_vacancy) == [1, 3]
+    r = select_atoms("random:5", relaxed_vacancy, seed=3)
+    assert len(r) == 5 and r == select_atoms("random:5", relaxed_vacancy, seed=3)
+    f = tmp_path / "ids.txt"
+    f.write_text("# centres\n2 4\n6\n")
+    assert select_atoms(f"@{f}", relaxed_vacancy) == [2, 4, 6]
+    for bad in ("random:0", "x1", f"{n + 1}"):
+        with pytest.raises(MgBarrierError):
+            select_atoms(bad, relaxed_vacancy)
+    text = format_run_summary(reference_run[2])
+    assert "2 atoms x 2 searches = 4" in text and "accepted" in text

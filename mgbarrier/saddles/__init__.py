@@ -12,12 +12,13 @@ from .minimize import fire
 from .search import ForceModel, SaddleResult, artn_search
 from .settings import ArtnSettings
 
+_RUN_NAMES = ("run_labelling", "search_seed", "select_atoms", "read_searches", "format_run_summary")
 __all__ = ["ArtnSettings", "ForceModel", "LanczosResult", "SaddleResult", "artn_search", "fire", "lanczos",
-           "run_labelling", "search_seed"]
+           *_RUN_NAMES]
 
 
 def __getattr__(name):  # run_labelling pulls in ase.io / mgbarrier.md lazily
-    if name in ("run_labelling", "search_seed"):
+    if name in _RUN_NAMES:
         from . import run
 
         return getattr(run, name)

@@ -40,8 +40,8 @@ from ..graphs.checks import validate_atoms
 from .search import artn_search
 from .settings import ArtnSettings
 
-__all__ = ["run_labelling", "search_seed", "select_atoms", "write_event_log", "read_searches",
-           "EVENT_COLUMNS", "RUN_FILES"]
+__all__ = ["run_labelling", "search_seed", "select_atoms", "write_event_log", "read_searches", "close_engines",
+           "format_run_summary", "EVENT_COLUMNS", "RUN_FILES"]
 
 #: columns of the log.event we write (lammps-ARTn's with flag_push_over 1, flag_press 0)
 EVENT_COLUMNS = ["Event", "del-E", "egv-sad", "nsadl", "sad-dx", "sad-dy", "sad-dz", "sad-dr", "ref", "sad", "min",
@@ -484,6 +484,25 @@ def _run(structure, potential, selected, searches_per_atom, out_dir, seed, setti
         "initial_energy": e0,
         "interrupted": bool(interrupted),
     }
+
+
+def format_run_summary(summary: dict) -> str:
+    """Human-readable lines for the summary of :func:`run_labelling` (for the CLI)."""
+    s = summary
+    lines = [f"{s['out_dir']}: {s['atoms_selected']} atoms x {s['searches_per_atom']} searches = "
+             f"{s['searches_total']} ({s['searches_skipped']} done before, {s['searches_run']} run now, "
+             f"{s['searches_left']} left)" + ("; interrupted" if s["interrupted"] else "")]
+    if s["searches_run"]:
+        lines.append(f"accepted {s['accepted_run']} of {s['searches_run']} ({100.0 * s['acceptance_rate']:.0f} %); "
+                     f"{s['force_calls'] / s['searches_run']:.0f} force calls and "
+                     f"{s['search_seconds'] / s['searches_run']:.1f} s per search; wall {s['wall_seconds']:.0f} s")
+        for reason, n in sorted(s["reasons"].items()):
+            if reason != "accepted":
+                lines.append(f"  rejected {n}: {reason}")
+    b = s["barrier_eV"]
+    lines.append(f"atoms labelled: {s['atoms_labelled']} of {s['atoms_selected']}"
+                 + (f"; barriers {b['min']:.3f}..{b['max']:.3f} eV, mean {b['mean']:.3f}" if b else ""))
+    return "\n".join(lines)
 
 
 def _run_dask(client, payload, todo, seed, got, stop, retries) -> bool:
