@@ -31,6 +31,12 @@ factor alpha fitted on labelled validation structures (Imbalzano et al., J. Chem
     calc.get_property("barriers_std", a)    # alpha * committee std (ddof 1)
 
 Until then ``barriers_std`` is the raw spread and comes with one :class:`MgBarrierWarning`.
+
+MD frames: barriers are defined for minimised structures.  ``BarrierCalculator(quench=pot)``
+(a :class:`mgbarrier.md.Potential`) quenches a copy of each structure (fixed cell, to
+``quench_fmax`` eV/Å) before predicting; the attached atoms are never moved, and
+``calc.last_quench`` holds the last :class:`mgbarrier.md.QuenchResult`.  Without it, a
+structure that looks like an MD snapshot gets one :class:`MgBarrierWarning` per calculator.
 """
 from __future__ import annotations
 
@@ -44,6 +50,8 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from .errors import MgBarrierError, MgBarrierWarning
 from .graphs.checks import validate_atoms
+from .md import Potential, thermal_warning
+from .md import quench as quench_atoms
 
 ModelSpec = Union[None, str, Path, object, Sequence[Union[str, Path, object]]]
 
@@ -58,6 +66,8 @@ class BarrierCalculator(Calculator):
         device: torch device for the models (``"cpu"``, ``"cuda"``, ...).
         n_transforms: use the paper's sampled average over this many transforms
             instead of the exact invariant evaluation (see ``mgbarrier.load_model``).
+        quench: a :class:`mgbarrier.md.Potential`: predict on the quench of a copy of each
+            structure (fixed cell; ``quench_fmax`` eV/Å, at most ``quench_max_steps`` steps).
         **kwargs: standard :class:`ase.calculators.calculator.Calculator` arguments
             (``label``, ``directory``, ``atoms``, ...).
     """
@@ -65,8 +75,15 @@ class BarrierCalculator(Calculator):
     implemented_properties = ["barriers", "barriers_std", "barriers_committee"]
 
     def __init__(self, model: ModelSpec = None, device: str = "cpu", n_transforms: Optional[int] = None,
-                 calibration: Optional[float] = None, **kwargs):
+                 calibration: Optional[float] = None, quench: Optional[Potential] = None,
+                 quench_fmax: float = 1e-3, quench_max_steps: int = 10000, **kwargs):
         Calculator.__init__(self, **kwargs)
+        if quench is not None and not isinstance(quench, Potential):
+            raise MgBarrierError("BarrierCalculator: quench must be a mgbarrier.md.Potential, "
+                                 f"got {type(quench).__name__}")
+        self.quench, self.quench_fmax, self.quench_max_steps = quench, float(quench_fmax), int(quench_max_steps)
+        self.last_quench = None
+        self._thermal_warned = False
         specs = list(model) if isinstance(model, (list, tuple)) else [model]
         if not specs:
             raise MgBarrierError("BarrierCalculator: empty list of models")
@@ -79,7 +96,8 @@ class BarrierCalculator(Calculator):
         self.calibration = calibration
         self._warned = False
         self.parameters.update(model=[_describe(s, m) for s, m in zip(specs, self.models)],
-                               device=str(device), n_transforms=n_transforms)
+                               device=str(device), n_transforms=n_transforms,
+                               quench=None if quench is None else quench.to_dict(), quench_fmax=self.quench_fmax)
 
     @property
     def committee_size(self) -> int:
@@ -92,7 +110,7 @@ class BarrierCalculator(Calculator):
             return  # e.g. a second property asked for the same structure
         Calculator.calculate(self, atoms, properties, system_changes)
         validate_atoms(self.atoms, self.atoms.info.get("source", "") or "BarrierCalculator")
-        preds = self._committee(self.atoms)
+        preds = self._committee(self._model_input(self.atoms))
         self.results["barriers_committee"] = preds
         if len(self.models) == 1:
             self.results["barriers"] = preds[0].copy()
@@ -107,6 +125,20 @@ class BarrierCalculator(Calculator):
                 self.results["barriers_std"] = preds.std(axis=0)  # population std, as documented
             else:
                 self.results["barriers_std"] = self.calibration * preds.std(axis=0, ddof=1)
+
+    def _model_input(self, atoms: Atoms) -> Atoms:
+        """What the models see: the quench of a copy (with ``quench``), else ``atoms`` (checked
+        once for an MD snapshot)."""
+        where = atoms.info.get("source", "") or "BarrierCalculator"
+        if self.quench is not None:
+            self.last_quench = quench_atoms(atoms, self.quench, fmax=self.quench_fmax, max_steps=self.quench_max_steps)
+            return self.last_quench.atoms
+        if not self._thermal_warned:
+            text = thermal_warning(atoms, where)
+            if text is not None:
+                self._thermal_warned = True
+                warnings.warn(MgBarrierWarning(text), stacklevel=3)
+        return atoms
 
     def _committee(self, atoms: Atoms) -> np.ndarray:
         return np.stack([np.asarray(m.predict(atoms), dtype=np.float64) for m in self.models])
@@ -127,7 +159,7 @@ class BarrierCalculator(Calculator):
                 raise MgBarrierError(f"{where}: no per-atom {label!r} labels to calibrate on")
             y = np.asarray(atoms.arrays[label], dtype=float)
             validate_atoms(atoms, where)
-            preds = self._committee(atoms)
+            preds = self._committee(self._model_input(atoms))
             err2 = (preds.mean(axis=0) - y) ** 2
             var = preds.var(axis=0, ddof=1)
             ok = np.isfinite(y) & (var > 0)
