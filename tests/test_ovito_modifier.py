@@ -244,4 +244,7 @@ def test_structure_unlike_training_glasses_is_a_warning_attribute(tmp_path, tiny
     assert "EnergyBarrier.warning" in again.attributes
     atoms = make_glass()
     write(tmp_path / "g.extxyz", atoms)
-    assert "EnergyBarrier.warning" not in _pipeline(tmp_path / "g.extxyz", tiny).compute().attributes
+    attrs = _pipeline(tmp_path / "g.extxyz", tiny).compute().attributes
+    # the toy lattice glass is far from a minimum: only the thermal-input warning
+    assert "unlike the training glasses" not in attrs.get("EnergyBarrier.warning", "")
+    assert "MD snapshot" in attrs["EnergyBarrier.warning"]

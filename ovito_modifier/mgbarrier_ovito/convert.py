@@ -7,7 +7,7 @@ ASE would turn types 1 and 2 into H and He.
 """
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 from ase import Atoms
@@ -18,8 +18,12 @@ from mgbarrier.graphs.checks import validate_atoms
 from mgbarrier.io.species import element_from_mass
 
 
-def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
+def species_from_types(particles, source: str = "OVITO data",
+                       species_map: Optional[Mapping[int, str]] = None) -> np.ndarray:
     """(N,) array of chemical symbols for the particles of a DataCollection.
+
+    ``species_map`` (type id -> element, e.g. ``{1: "Cu", 2: "Zr"}``) wins over type names
+    and masses for the types it lists.
 
     Raises :class:`MgBarrierError` when there is no ``Particle Type`` property or a type
     has neither an element name nor a mass that identifies an element.
@@ -31,6 +35,9 @@ def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
     ids = np.asarray(ptypes, dtype=int)
     table: Dict[int, str] = {}
     for t in ptypes.types:
+        if species_map and t.id in species_map:
+            table[t.id] = species_map[t.id]
+            continue
         name = (t.name or "").strip()
         if name in chemical_symbols[1:]:
             table[t.id] = name
@@ -50,12 +57,13 @@ def species_from_types(particles, source: str = "OVITO data") -> np.ndarray:
     return lut[np.searchsorted(order, ids)]
 
 
-def atoms_from_data(data, source: str = "OVITO data") -> Atoms:
+def atoms_from_data(data, source: str = "OVITO data", species_map: Optional[Mapping[int, str]] = None) -> Atoms:
     """Build ase.Atoms from an OVITO DataCollection (positions/cell in Å, origin subtracted),
-    validated by :func:`mgbarrier.graphs.checks.validate_atoms` (:class:`MgBarrierError` otherwise)."""
+    validated by :func:`mgbarrier.graphs.checks.validate_atoms` (:class:`MgBarrierError` otherwise);
+    ``species_map``: type id -> element (see :func:`species_from_types`)."""
     if data.particles is None or data.particles.count == 0:
         raise MgBarrierError(f"{source}: no particles")
-    symbols = species_from_types(data.particles, source)
+    symbols = species_from_types(data.particles, source, species_map)
     pos = np.array(data.particles.positions, dtype=float)
     if data.cell is not None:
         m = np.array(data.cell[...], dtype=float)  # (3, 4): columns a, b, c, origin

@@ -78,6 +78,12 @@ class EnergyBarrierModifier(ModifierInterface):
     Output: float particle property ``Energy Barrier`` (eV; name configurable), optional
     ``Color`` from a colour map, global attributes ``EnergyBarrier.min/mean/max`` (eV) and
     ``EnergyBarrier.mean.<element>``, and a histogram table ``energy-barrier-histogram``.
+
+    ``species`` (``1=Cu,2=Zr``) names LAMMPS types that carry neither an element name nor a
+    mass.  MD frames: give a potential (``quench_pair_style`` + ``quench_pair_coeff``, or
+    ``quench_potential_file``) and every frame is quenched (a copy; fixed cell, to
+    ``quench_fmax`` eV/Å) before the prediction; without one, a frame that looks like an MD
+    snapshot gets the ``EnergyBarrier.warning`` attribute.
     """
 
     model_file = Str("", label="Model file (empty: shipped default)")
@@ -91,10 +97,33 @@ class EnergyBarrierModifier(ModifierInterface):
     end_value = Float(3.0, label="Range end (eV)")
     only_selected = Bool(False, label="Only selected particles (colour and statistics)")
     histogram_bins = Range(2, 1000, 40, label="Histogram bins")
+    species = Str("", label="Species by type (e.g. 1=Cu,2=Zr; empty: type names or masses)")
+    quench_pair_style = Str("", label="Quench: LAMMPS pair_style (e.g. eam/fs; empty: no quench)")
+    quench_pair_coeff = Str("", label="Quench: pair_coeff (e.g. * * CuZr_mm.eam.fs Cu Zr)")
+    quench_potential_file = Str("", label="Quench: file of LAMMPS pair commands (instead of the two above)")
+    quench_fmax = Float(1e-3, label="Quench: force tolerance (eV/Å)")
 
     # ---------------------------------------------------------------- helpers
     def model_key(self) -> Tuple[str, str, Optional[int]]:
         return (self.model_file.strip(), self.device, int(self.n_transforms) or None)
+
+    def potential(self):
+        """The quench :class:`mgbarrier.md.Potential` these settings name, or None."""
+        from mgbarrier.md import Potential
+
+        style, coeff, path = (self.quench_pair_style.strip(), self.quench_pair_coeff.strip(),
+                              self.quench_potential_file.strip())
+        if path:
+            return Potential.from_file(path)
+        if style or coeff:
+            if not (style and coeff):
+                raise MgBarrierError("quench: give both a pair_style and a pair_coeff (or a potential file)")
+            return Potential.from_options(style, [c for c in coeff.split(";") if c.strip()])
+        return None
+
+    def quench_key(self) -> tuple:
+        return (self.quench_pair_style.strip(), self.quench_pair_coeff.strip(), self.quench_potential_file.strip(),
+                float(self.quench_fmax))
 
     def model(self):
         """The loaded model (cached across modifier instances)."""
@@ -106,13 +135,25 @@ class EnergyBarrierModifier(ModifierInterface):
 
     def _predict(self, atoms, frame: int) -> Tuple[np.ndarray, Tuple[str, ...]]:
         """Barriers and the model's warnings (e.g. a structure unlike the training glasses)."""
-        key = (self.model_key(), int(frame), _structure_hash(atoms))
+        from mgbarrier.md import quench, thermal_warning
+
+        key = (self.model_key(), self.quench_key(), int(frame), _structure_hash(atoms))
         if key in _PREDICTIONS:
             _PREDICTIONS.move_to_end(key)
             return _PREDICTIONS[key]
+        potential = self.potential()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MgBarrierWarning)
-            values = np.asarray(self.model().predict(atoms), dtype=np.float64)
+            if potential is not None:
+                target = quench(atoms, potential, fmax=float(self.quench_fmax)).atoms
+            else:
+                target = atoms
+                text = thermal_warning(atoms, atoms.info.get("source", "") or f"frame {frame}")
+                if text is not None:
+                    warnings.warn(MgBarrierWarning(text.replace("quench the frames first: ", "give the modifier a "
+                                                                "quench potential (quench_pair_style/quench_pair_"
+                                                                "coeff); CLI: ")))
+            values = np.asarray(self.model().predict(target), dtype=np.float64)
         notes = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, MgBarrierWarning)))
         _PREDICTIONS[key] = (values, notes)
         while len(_PREDICTIONS) > _MAX_PREDICTIONS:
@@ -131,7 +172,9 @@ class EnergyBarrierModifier(ModifierInterface):
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Energy Barrier: converting particles"
         try:
-            atoms = atoms_from_data(data, source=f"frame {frame}")
+            from mgbarrier.io.species import parse_species_map
+
+            atoms = atoms_from_data(data, source=f"frame {frame}", species_map=parse_species_map(self.species) or None)
             yield "Energy Barrier: loading model"
             model = self.model()
             unknown = sorted(set(atoms.get_chemical_symbols()) - set(model.species))
