@@ -291,10 +291,10 @@ def chunked(method: Callable) -> Callable:
         if _INSIDE.get() or not isinstance(atoms, Atoms):
             return method(self, atoms, *args, **kwargs)
         source = atoms.info.get("source", "")
+        validate_atoms(atoms, source)  # first: a zero or NaN cell cannot even be wrapped into domains
         limit = chunk_atoms(self, _density(atoms))
-        if len(atoms) > limit:
-            validate_atoms(atoms, source)
-        return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self),
-                               limit, what=f"{getattr(self, 'kind', 'model')} model")
+        with parts_of_validated():  # validated once, here
+            return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self),
+                                   limit, what=f"{getattr(self, 'kind', 'model')} model")
 
     return wrapper
