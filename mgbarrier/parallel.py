@@ -12,8 +12,8 @@ strictly in input order, so the writer streams them with bounded memory.  A work
 mid-frame is survived: the scheduler gives its frames to another worker (up to Dask's
 ``allowed-failures``, 3).  Exceptions inside a frame (bad input) are not retried.
 
-Before any frame is sent, one probe task checks that the workers import this mgbarrier and
-see the model file; an unreachable scheduler or a failed probe is one
+Before any frame is sent, a probe on every worker checks that it imports this mgbarrier and
+sees the model file; an unreachable scheduler or a failed probe is one
 :class:`~mgbarrier.errors.MgBarrierError` line.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ase import Atoms
 
 from .errors import MgBarrierError
 
-#: seconds for the probe task (worker start-up and imports included)
+#: seconds to wait for a first worker of the cluster
 PROBE_TIMEOUT_S = 120.0
 
 #: this worker process's model: (key, predictor); one model at a time
@@ -89,6 +89,7 @@ class RemotePredictor:
         if not self.path.is_file():
             raise MgBarrierError(f"{self.path}: no such model file")
         self.key = model_key(self.path, device, n_transforms, max_memory)
+        self._pending: Deque[Tuple[Atoms, object]] = deque()
         self._stack = ExitStack()
         self.client = self._stack.enter_context(dask_client(workers, scheduler))
         where = scheduler or "local Dask cluster"
@@ -99,22 +100,25 @@ class RemotePredictor:
             raise
         n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or int(workers or 1))
         self.window = int(window) if window else 2 * n_workers
-        self._pending: Deque[Tuple[Atoms, object]] = deque()
 
     def _probe(self, where: str) -> None:
+        """Every worker imports this mgbarrier and reads the model file (one error line otherwise)."""
         from . import __version__
 
         try:
-            version, readable = self.client.submit(worker_probe, str(self.path.resolve()), pure=False) \
-                .result(timeout=PROBE_TIMEOUT_S)
-        except Exception as exc:  # deserialisation on the worker, timeouts, lost workers
+            self.client.wait_for_workers(1, timeout=PROBE_TIMEOUT_S)
+            answers = self.client.run(worker_probe, str(self.path.resolve()))
+        except Exception as exc:  # deserialisation on a worker, timeouts, lost workers
             text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else "no answer"
             raise MgBarrierError(f"{where}: Dask workers cannot run mgbarrier ({type(exc).__name__}: {text})") \
                 from None
-        if version != __version__:
-            raise MgBarrierError(f"{where}: Dask workers run mgbarrier {version}, this process {__version__}")
-        if not readable:
-            raise MgBarrierError(f"{where}: Dask workers cannot read the model file {self.path.resolve()}")
+        for worker, (version, readable) in sorted(answers.items()):
+            if version != __version__:
+                raise MgBarrierError(f"{where}: Dask worker {worker} runs mgbarrier {version}, this process "
+                                     f"{__version__}")
+            if not readable:
+                raise MgBarrierError(f"{where}: Dask worker {worker} cannot read the model file "
+                                     f"{self.path.resolve()}")
 
     def _submit(self, atoms: Atoms):
         return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),

@@ -1,0 +1,250 @@
+"""Scale (issue 18): spatial chunking with halos gives the unchunked predictions for every
+model kind, receptive radii are exact, --max-memory is a bound, and frames on Dask workers
+give the one-process output, in order, surviving a killed worker."""
+from __future__ import annotations
+
+import os
+import signal
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from conftest import DATA, make_glass
+
+from mgbarrier import load_model
+from mgbarrier.errors import MgBarrierError
+from mgbarrier.models.chunked import chunk_atoms, domains, plan_grid, receptive_radius
+
+TOL = 1e-5  # eV
+
+
+def _triclinic(atoms: Atoms) -> Atoms:
+    t = atoms.copy()
+    cell = t.cell.array.copy()
+    cell[1, 0] += 0.3 * cell[0, 0]
+    cell[2, 0] += 0.15 * cell[0, 0]
+    cell[2, 1] -= 0.2 * cell[1, 1]
+    t.set_cell(cell, scale_atoms=True)
+    t.wrap()
+    return t
+
+
+def _compare(model, atoms: Atoms, limit: int, members=False) -> float:
+    """max |chunked - whole| (eV) with at most ``limit`` atoms per domain (checks that it did chunk)."""
+    targets = model.members if members else [model]
+    for m in targets:
+        m.chunk_atoms = None
+    whole = model.predict(atoms)
+    for m in targets:
+        m.chunk_atoms = limit
+    try:
+        chunked = model.predict(atoms)
+    finally:
+        for m in targets:
+            m.chunk_atoms = None
+    assert chunked.shape == whole.shape == (len(atoms),)
+    return float(np.abs(chunked - whole).max())
+
+
+@pytest.fixture(scope="module")
+def big_glass() -> Atoms:
+    """27,436 atoms (19^3 fcc cells, random Cu/Zr, jittered), periodic, 76 Å box."""
+    return make_glass(n_cells=19, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    return load_model(tiny_model_path)
+
+
+def test_receptive_radius_is_layers_times_cutoff_by_perturbation(tiny):
+    """Atoms just beyond layers x cutoff leave atom 0 exactly unchanged; atoms just inside move it."""
+    radius = receptive_radius(tiny)
+    assert radius == pytest.approx(2 * 5.0)
+    atoms = make_glass(n_cells=8, seed=2)  # 32 Å box: no image within reach twice
+    base = tiny.predict(atoms)
+    d = atoms.get_distances(0, range(len(atoms)), mic=True)
+
+    def effect(lo, hi):
+        out = []
+        for k in np.flatnonzero((d > lo) & (d < hi))[:6]:
+            moved = atoms.copy()
+            moved.positions[k] += [0.12, -0.08, 0.05]
+            out.append(abs(tiny.predict(moved)[0] - base[0]))
+        return np.array(out)
+
+    assert effect(radius + 0.02, radius + 1.0).max() == 0.0
+    assert effect(radius - 1.5, radius - 0.02).max() > 1e-7
+
+
+@pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
+def test_chunked_symgnn_equals_whole_on_27k_atoms_across_periodic_boundaries(tiny, big_glass, shape):
+    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    grid = plan_grid(len(atoms), receptive_radius(tiny) * np.linalg.norm(np.linalg.inv(atoms.cell.array).T, axis=1),
+                     np.array([True] * 3), 9000)
+    assert grid is not None and np.prod(grid) >= 4  # several domains, each halo wrapping a periodic boundary
+    assert _compare(tiny, atoms, 9000) <= TOL
+
+
+def test_domains_cover_every_atom_once_and_a_halo_holds_every_neighbour(big_glass):
+    from mgbarrier.graphs.neighbours import neighbour_pairs
+
+    atoms = _triclinic(big_glass)
+    counts = np.bincount(neighbour_pairs(atoms, 7.0)[0], minlength=len(atoms))
+    seen = np.zeros(len(atoms), dtype=int)
+    for k, (own, cluster) in enumerate(domains(atoms, 7.0, (3, 2, 2))):
+        seen[own] += 1
+        assert not any(cluster.pbc)
+        if k == 0:  # every image within 7 Å of an own atom is in the cluster
+            got = np.bincount(neighbour_pairs(cluster, 7.0)[0], minlength=len(cluster))[:len(own)]
+            assert np.array_equal(counts[own], got)
+    assert np.all(seen == 1)
+
+
+def test_chunked_non_periodic_and_mixed(tiny):
+    atoms = make_glass(n_cells=12, seed=4)
+    free = atoms.copy()
+    free.pbc = False
+    assert _compare(tiny, free, 3000) <= TOL
+    slab = _triclinic(atoms)
+    slab.pbc = (True, True, False)
+    assert _compare(tiny, slab, 3000) <= TOL
+
+
+def _test0_or_glass(reps) -> Atoms:
+    if (DATA / "test0.pickle").exists():
+        from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
+
+        return read_symgnn_pickle(DATA / "test0.pickle").repeat(reps)
+    return make_glass(n_cells=9, seed=1).repeat(reps)  # test0-like: 2,916 atoms in a 36 Å cube
+
+
+def test_shipped_symgnn_chunked_equals_whole():
+    model = load_model("cu64zr36-symgnn")
+    assert receptive_radius(model) == pytest.approx(4 * model.cutoff)
+    atoms = _test0_or_glass((2, 1, 1))  # 72 x 36 x 36 Å: two domains whose 20 Å halos wrap every face
+    assert _compare(model, atoms, 33000) <= TOL
+
+
+def test_descriptor_and_ensemble_chunked_equal_whole(tmp_path, tiny_model_path):
+    """Descriptor (SOAP reach + averaging radius) and an ensemble of it with a tiny SymGNN:
+    each member chunks with its own radius."""
+    from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
+    from mgbarrier.models.registry import resolve_model_path
+    from mgbarrier.training.ensemble import ensemble_checkpoint
+
+    desc = load_model("cu64zr36-descriptor")
+    assert receptive_radius(desc) > desc.cutoff  # dscribe's Gaussian padding reaches beyond r_cut
+    members = [load_checkpoint(tiny_model_path), load_checkpoint(resolve_model_path("cu64zr36-descriptor"))]
+    path = tmp_path / "ens.pt"
+    save_checkpoint(path, ensemble_checkpoint(members, [0.4, 0.6], {"description": "test ensemble"}))
+    ens = load_model(path)
+    assert receptive_radius(ens) == pytest.approx(receptive_radius(desc))
+    atoms = _triclinic(_test0_or_glass((2, 1, 1)))
+    for m in ens.members:
+        m.chunk_atoms = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a generated glass is out of the descriptor's domain
+        whole = ens.predict_members(atoms)  # (2, N): tiny SymGNN, descriptor
+        for m in ens.members:
+            m.chunk_atoms = 23000  # two domains along the long axis
+        chunked = ens.predict_members(atoms)
+    assert np.abs(chunked - whole).max() <= TOL
+    assert np.abs(ens.weights @ chunked - ens.weights @ whole).max() <= TOL
+
+
+def test_max_memory_sets_the_chunk_size_and_too_small_is_one_error(tiny, big_glass, tmp_path):
+    assert chunk_atoms(tiny) > 100_000  # default 4 GB
+    tiny.max_memory = 0.5
+    try:
+        with pytest.raises(MgBarrierError, match="raise --max-memory"):
+            tiny.predict(big_glass)
+    finally:
+        tiny.max_memory = None
+
+
+def _dump_text(frames) -> str:
+    out = []
+    for k, atoms in enumerate(frames):
+        types = np.where(np.array(atoms.get_chemical_symbols()) == "Cu", 1, 2)
+        rows = "".join(f"{i + 1} {t} {x!r} {y!r} {z!r}\n" for i, (t, (x, y, z)) in
+                       enumerate(zip(types.tolist(), atoms.positions.tolist())))
+        out.append(f"ITEM: TIMESTEP\n{10 * k}\nITEM: NUMBER OF ATOMS\n{len(atoms)}\nITEM: BOX BOUNDS pp pp pp\n"
+                   + "".join(f"0.0 {x!r}\n" for x in np.diag(atoms.cell.array).tolist())
+                   + "ITEM: ATOMS id type x y z\n" + rows)
+    return "".join(out)
+
+
+@pytest.fixture
+def dump8(tmp_path) -> Path:
+    p = tmp_path / "traj.lammpstrj"
+    p.write_text(_dump_text([make_glass(n_cells=3, seed=s) for s in range(8)]))
+    return p
+
+
+def _cli(capsys, *args) -> tuple:
+    from mgbarrier.cli import main
+
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+def test_cli_max_memory_too_small_is_one_line_exit_2_nothing_written(dump8, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "out.lammpstrj"
+    rc, err = _cli(capsys, "predict", dump8, "-o", out, "--model", tiny_model_path, "--species", "1=Cu,2=Zr",
+                   "--max-memory", "0.5", "-q")
+    assert rc == 2 and len(err) == 1 and "--max-memory" in err[0], err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.slow
+def test_cli_unreachable_scheduler_is_one_line_exit_2(dump8, tiny_model_path, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out.lammpstrj"
+    out.write_text("old\n")
+    rc, err = _cli(capsys, "predict", dump8, "-o", out, "--model", tiny_model_path, "--species", "1=Cu,2=Zr",
+                   "--scheduler", "tcp://127.0.0.1:9", "-q")
+    assert rc == 2 and len(err) == 1 and "scheduler" in err[0], err
+    assert out.read_text() == "old\n"
+
+
+@pytest.mark.slow
+def test_dask_two_workers_equal_one_process_and_survive_a_killed_worker(dump8, tiny_model_path, tmp_path):
+    pytest.importorskip("distributed")
+    from mgbarrier.cluster import dask_client
+    from mgbarrier.pipeline import predict_file
+
+    one = tmp_path / "one.lammpstrj"
+    predict_file(dump8, one, model=tiny_model_path, species_map={1: "Cu", 2: "Zr"}, quiet=True)
+    two = tmp_path / "two.lammpstrj"
+    with dask_client(2) as client:
+        pids = list(client.run(os.getpid).values())
+        killed = []
+
+        def kill_one(k):  # after the first frame is written, SIGKILL a worker holding frames in flight
+            if not killed:
+                killed.append(pids[0])
+                os.kill(pids[0], signal.SIGKILL)
+
+        predict_file(dump8, two, model=tiny_model_path, species_map={1: "Cu", 2: "Zr"}, quiet=True,
+                     scheduler=client.scheduler.address, on_frame=kill_one)
+    assert killed
+    assert two.read_text() == one.read_text()
+
+
+@pytest.mark.slow
+def test_dask_worker_without_the_package_is_one_error_and_nothing_written(dump8, tiny_model_path, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from mgbarrier.pipeline import predict_file
+
+    preload = tmp_path / "no_mgbarrier.py"
+    preload.write_text("import sys\nsys.modules['mgbarrier'] = None  # this worker cannot import the package\n")
+    out = tmp_path / "out.lammpstrj"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  preload=[str(preload)]) as cluster:
+        with pytest.raises(MgBarrierError, match="workers cannot run mgbarrier"):
+            predict_file(dump8, out, model=tiny_model_path, species_map={1: "Cu", 2: "Zr"}, quiet=True,
+                         scheduler=cluster.scheduler_address)
+    assert not out.exists()
