@@ -24,7 +24,9 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
    farther than ``max_disp_tol`` Å from its place, energy within ``max_ener_tol`` eV: a
    per-atom test, because in a soft glass a relaxation to ``min_fmax`` leaves small
    displacements on every atom whose 2-norm grows with the system size); pushed over, it
-   relaxes to the final minimum, which must differ from the initial one.
+   relaxes to the final minimum, which must differ from the initial one.  Both sides are
+   relaxed, so a saddle whose eigenvector sign relative to ``x - x0`` misleads (the
+   search wandered) is still linked when the *other* side relaxes to the start.
 
 The energy surface is any object with ``energy_forces(x) -> (E, F)`` and a force-call
 counter ``n_force_calls`` (e.g. :class:`mgbarrier.md.LammpsEngine`, or
@@ -297,19 +299,29 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         if lr2.eigenvalue < s.eigen_th_second:
             raise _Stop(FAIL_SECOND)
     sign = 1.0 if np.vdot(egvec, dx) > 0 else -1.0   # +egvec points away from the initial minimum
-    if s.flag_push_back:
-        xb, eb = _relax(model, ef, x - sign * s.push_over_saddle * egvec, s)
-        if _max_atom_disp(xb - x0) > s.max_disp_tol or abs(eb - e0) > s.max_ener_tol:
-            say(f"push back: max atom displacement {_max_atom_disp(xb - x0):.3f}, E-E0 {eb - e0:.4f}")
-            raise _Stop(FAIL_BACK)
-    xf, efin = _relax(model, ef, x + sign * s.push_over_saddle * egvec, s)
+
+    def is_initial(xm, em):
+        return _max_atom_disp(xm - x0) <= s.max_disp_tol and abs(em - e0) <= s.max_ener_tol
+
+    xb, eb = _relax(model, ef, x - sign * s.push_over_saddle * egvec, s)
+    back_ok = is_initial(xb, eb)
+    if not back_ok and s.flag_push_back == 0:
+        xf, efin = xb, eb                   # lammps-ARTn without push back: this side is the new minimum
+    else:
+        xf, efin = _relax(model, ef, x + sign * s.push_over_saddle * egvec, s)
+        if not back_ok and is_initial(xf, efin):
+            # the eigenvector's sign relative to x - x0 was misleading: the other side is the start
+            xb, eb, xf, efin, back_ok = xf, efin, xb, eb, True
     res.e_final = float(efin)
     dfin = xf - x0
     res.fin_dr = float(np.linalg.norm(dfin))
     res.n_move = int(np.sum(np.sqrt((dfin * dfin).sum(axis=1)) > s.atom_disp_thr))
     if keep:
         res.x_final = xf.copy()
-    if _max_atom_disp(dfin) <= s.max_disp_tol and abs(efin - e0) <= s.max_ener_tol:
+    if s.flag_push_back and not back_ok:
+        say(f"push back: max atom displacement {_max_atom_disp(xb - x0):.3f}, E-E0 {eb - e0:.4f}")
+        raise _Stop(FAIL_BACK)
+    if is_initial(xf, efin):
         raise _Stop(FAIL_OVER)
     res.accepted = True
     res.reason = ACCEPTED
