@@ -57,7 +57,7 @@ def test_second_call_is_cached_and_moving_an_atom_recomputes(tiny_model_path, gl
 
 def test_single_model_has_no_uncertainty(tiny_model_path, glass):
     calc = BarrierCalculator(model=str(tiny_model_path))
-    assert calc.implemented_properties == ["barriers"]
+    assert calc.implemented_properties == ["barriers", "barriers_committee"]
     with pytest.raises(PropertyNotImplementedError):
         calc.get_property("barriers_std", glass)
     with pytest.raises(PropertyNotImplementedError):
