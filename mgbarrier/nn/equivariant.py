@@ -25,7 +25,9 @@ translations and permutations to float rounding (``tests/test_equivariant.py``).
 
 Without gradients, graphs with more than ``inference_edge_chunk`` edges are processed in
 edge slices (the per-edge weights and tensor products are the memory peak); results equal
-the unsliced ones up to summation order.
+the unsliced ones up to summation order.  Cost: every edge carries a tensor product of
+~1,200 floats per layer, so a CPU prediction is far slower than the SymGNN's (tens of
+seconds per 3,000 atoms on one busy core against 0.2 s); it is a GPU model.
 
 e3nn is an optional dependency: ``pip install 'mgbarrier[equivariant]'``.
 """
@@ -132,8 +134,10 @@ class _Interaction(nn.Module):
 class EquivariantNet(nn.Module):
     """See the module doc; ``forward(graph) -> (N,)`` standardised per-atom values."""
 
-    #: without gradients, graphs with more edges than this are processed in edge slices
-    inference_edge_chunk = 1 << 16
+    #: without gradients, graphs with more edges than this are processed in edge slices: on a
+    #: CPU small slices keep the per-edge tensor products in cache (3x faster for 3,000 atoms
+    #: than one slice); on a GPU slices of at least ``1 << 16`` edges (fewer kernel launches)
+    inference_edge_chunk = 4096
 
     def __init__(self, cfg: EquivariantConfig):
         super().__init__()
@@ -166,7 +170,7 @@ class EquivariantNet(nn.Module):
         """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
         every message."""
         n_edges = g.num_edges
-        chunk = self.inference_edge_chunk
+        chunk = max(self.inference_edge_chunk, 1 << 16) if g.vec.is_cuda else self.inference_edge_chunk
         if torch.is_grad_enabled() or n_edges <= chunk:
             slices = [slice(0, n_edges)]
         else:
