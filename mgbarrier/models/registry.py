@@ -24,6 +24,7 @@ SHIPPED: Dict[str, str] = {
     "cu64zr36-symgnn": "cu64zr36_symgnn.pt",
     "cu64zr36-symgnn-soap": "cu64zr36_symgnn_soap.pt",
     "cu64zr36-descriptor": "cu64zr36_descriptor.pt",
+    "cu64zr36-equivariant": "cu64zr36_equivariant.pt",  # needs e3nn: pip install 'mgbarrier[equivariant]'
 }
 #: without ``weights/default.json`` (written by benchmarks/shipped_model.py from the
 #: validation scores), the default is the first of these whose weights are installed
