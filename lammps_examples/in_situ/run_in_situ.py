@@ -12,6 +12,13 @@ appends a frame ``id type element x y z d_barrier`` to the output dump with ``wr
 d_barrier`` defined by the user in ``--input`` would be written by LAMMPS at the end of a
 block, before the prediction for that step: its ``d_barrier`` would lag by one block.
 
+Barriers are defined for minimised structures: with ``--quench`` each prediction is made on
+the inherent structure of a *copy* of the running configuration (``mgbarrier.md.quench``:
+FIRE then CG to ``--quench-fmax`` eV/Å, fixed cell, in a separate LAMMPS instance), so the
+MD itself is untouched.  The quench uses the MD's potential with ``--data``, and the
+``pair_style``/``pair_coeff`` file ``--quench-potential`` with ``--input``.  The quench
+instance is serial: run ``--quench`` on one MPI rank.
+
 Species come from the per-type masses (``mass`` / Masses section) or ``--species 1=Cu,2=Zr``.
 Every block prints ``step temp pe <B>_Cu <B>_Zr`` (mean barrier per species, eV), like thermo.
 
@@ -52,6 +59,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pair-style", default=None, help="default: eam/fs for *.fs files, else eam/alloy")
     p.add_argument("--species", default=None, help="type to element map like 1=Cu,2=Zr (default: masses)")
     p.add_argument("--model", default=None, help="barrier model checkpoint (default: shipped model)")
+    p.add_argument("--quench", action="store_true",
+                   help="predict on the quench of a copy of each configuration (MD untouched)")
+    p.add_argument("--quench-fmax", type=float, default=1e-3, help="quench force tolerance, eV/Å (default 1e-3)")
+    p.add_argument("--quench-potential", default=None,
+                   help="file of LAMMPS pair_style/pair_coeff commands for the quench (needed with --input; "
+                        "default with --data: the MD's potential)")
     p.add_argument("-o", "--output", default="in_situ.dump", help="output dump (default in_situ.dump)")
     p.add_argument("--log", default="none", help="LAMMPS log file (default none)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -60,7 +73,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--steps must be >= 0 and --every >= 1")
     if args.t_end is None:
         args.t_end = args.t_start
+    if args.quench and args.input is not None and args.quench_potential is None:
+        p.error("--quench with --input needs --quench-potential FILE (the pair_style/pair_coeff commands)")
     return args
+
+
+def quench_potential(args, species_map):
+    """The :class:`mgbarrier.md.Potential` of the quench (None without ``--quench``)."""
+    from mgbarrier.lammps import potential_path
+    from mgbarrier.md import Potential
+
+    if not args.quench:
+        return None
+    if args.quench_potential is not None:
+        return Potential.from_file(args.quench_potential)
+    pot = potential_path(args.potential)
+    pair = args.pair_style or ("eam/fs" if pot.name.endswith(".fs") else "eam/alloy")
+    return Potential.from_options(pair, [f"* * {pot} " + " ".join(species_map[t] for t in sorted(species_map))])
 
 
 def setup_commands(args, species_map) -> str:
@@ -146,6 +175,7 @@ def main(argv=None) -> int:
 
         map_types(np.arange(1, int(lmp.extract_global("ntypes")) + 1), species_map,
                   args.input or args.data)   # every type needs an element, before anything runs
+        qpot = quench_potential(args, species_map)
         elems = " ".join(species_map[t] for t in sorted(species_map))
         species = sorted(set(species_map.values()))
         out = Path(args.output)
@@ -167,7 +197,12 @@ def main(argv=None) -> int:
                     lmp.command("run 0 post no")   # set up forces/thermo so step 0 has a temperature
                 t0 = time.perf_counter()
                 atoms = atoms_from_lammps(lmp, species_map)
-                barriers = bcast.predict(model, atoms, rank, nprocs)     # (N,) eV, by atom id
+                target = atoms
+                if qpot is not None:   # a copy is quenched; the running MD is untouched
+                    from mgbarrier.md import quench
+
+                    target = quench(atoms, qpot, fmax=args.quench_fmax).atoms
+                barriers = bcast.predict(model, target, rank, nprocs)     # (N,) eV, by atom id
                 set_per_atom_property(lmp, "barrier", atoms.arrays["id"], barriers)
                 lmp.command(f"write_dump all custom {out} id type element x y z d_barrier modify element {elems} "
                             f"sort id append {'no' if first else 'yes'} format float %.10g")
