@@ -127,9 +127,11 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
     if kind == "ensemble":
         return max(bytes_per_atom(m, density) for m in model.members)
     cfg = getattr(model, "config", None)
-    if kind in ("symgnn", "baseline") and cfg is not None:
+    if cfg is not None and not isinstance(cfg, dict) and hasattr(cfg, "cutoff"):  # graph networks
         edges = density * 4.0 / 3.0 * math.pi * float(cfg.cutoff) ** 3
-        width = int(getattr(cfg, "edge_hidden", 32))
+        # edge state width (equivariant: the l = 0, 1, 2 channels of a message)
+        width = int(getattr(cfg, "edge_hidden", 0)) or int(getattr(cfg, "scalars", 32)) \
+            + 3 * int(getattr(cfg, "vectors", 0)) + 5 * int(getattr(cfg, "tensors", 0))
         per_edge = 80.0 + 4.0 * width * 1.0
         per_atom = 1300.0 + 4.0 * int(getattr(cfg, "hidden", 64)) * 8
         if getattr(cfg, "node_features", "species") == "soap":

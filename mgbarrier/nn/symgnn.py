@@ -218,7 +218,9 @@ class SymGNN(nn.Module):
         if chunked:
             g, edge_mask = _sorted_by_center(g, edge_mask)
             slices = _atom_aligned_slices(g.center, self.inference_edge_chunk)
-            e = torch.cat([self.edge_embedding(g.vec[s]) for s in slices])
+            e = torch.empty(g.num_edges, self.cfg.edge_hidden, dtype=g.vec.dtype, device=g.vec.device)
+            for s in slices:  # filled in place: no second copy of the (E, edge_hidden) states
+                e[s] = self.edge_embedding(g.vec[s])
         else:
             slices = [slice(0, g.num_edges)]
             e = self.edge_embedding(g.vec)
