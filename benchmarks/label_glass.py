@@ -138,6 +138,10 @@ def main(argv=None) -> int:
     for r in recs:
         reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
     n, na = len(recs), len(acc)
+    # saddles that converged with a positive barrier but failed our push-back link: lammps-ARTn with
+    # flag_push_back 0 (the published labels' run, log.artn.1) would have written them
+    unlinked = [r for r in recs if r["reason"].startswith("pushed back") and (r["barrier"] or 0) > 0]
+    stage = {k: float(np.mean([r.get(k, 0) for r in recs])) for k in ("calls_well", "calls_saddle", "calls_confirm")}
     ours = quartiles([r["barrier"] for r in acc])
     pub, fix = published_labels(), fixture_events()
     # one force call, measured on the glass
@@ -161,7 +165,11 @@ def main(argv=None) -> int:
         f"per accepted search: {secs.sum() / max(na, 1):.2f} s CPU, {calls.sum() / max(na, 1):.0f} force calls "
         f"(goal <= 10 s of one core)",
         "rejected: " + (", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()) if k != "accepted") or "none"),
-        f"barriers here (eV): {fmt(ours)}",
+        f"force calls per search by stage: well {stage['calls_well']:.0f}, saddle {stage['calls_saddle']:.0f}, "
+        f"confirmation {stage['calls_confirm']:.0f}",
+        f"barriers here (eV, accepted): {fmt(ours)}",
+        f"converged saddles not linked to the start (lammps-ARTn with flag_push_back 0 would keep them; eV): "
+        f"{fmt(quartiles([r['barrier'] for r in unlinked]))}",
         f"published labels train0 (per-atom means, eV): {fmt(pub)}",
         f"fixture lammps-ARTn events (eV): {fmt(fix)}",
         f"reproduce: {cmd}",
