@@ -58,9 +58,14 @@ class GraphNetworkPredictor(PredictorBase):
         self.net.to(self.device).eval()
         if isinstance(self.config, SymGNNConfig) and self.config.edge_mode == "haar" \
                 and self.config.symmetrize == "learned":
+            stored = ckpt.get("haar_table")
+            if isinstance(stored, torch.Tensor) and ckpt.get("haar_table_key") == haar_table_key(self.net) \
+                    and tuple(stored.shape) == (self.config.radial_points, self.config.edge_hidden):
+                p = next(self.net.parameters())
+                self.net._table = stored.to(device=p.device, dtype=p.dtype)  # stored: no ~1 s build at load
             try:
                 with torch.no_grad():
-                    self.net.haar_table()  # built once here (~1 s), so that predict() is fast from the first call
+                    self.net.haar_table()  # else built once here (~1 s), so that predict() is fast from the first call
             except (ValueError, NotImplementedError, RuntimeError) as exc:  # e.g. a Lebedev order that has no rule
                 raise MgBarrierError(f"{path}: invalid model configuration "
                                      f"({str(exc).splitlines()[0][:160]})") from None
@@ -118,6 +123,41 @@ def _check_config(cfg, path: Path) -> None:
     dropout = getattr(cfg, "dropout", 0.0)
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise MgBarrierError(f"{path}: config dropout must be in [0, 1), got {dropout!r}")
+
+
+def haar_table_key(net) -> str:
+    """sha256 of what a SymGNN's radial table depends on: the encoder weights and the
+    radial/Lebedev settings (a stored table is used only when this matches)."""
+    import hashlib
+
+    cfg = net.cfg
+    h = hashlib.sha256(repr((cfg.lebedev_order, cfg.radial_points, float(cfg.cutoff), cfg.radial_basis,
+                             cfg.edge_hidden)).encode())
+    for name, tensor in sorted(net.encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def with_haar_table(ckpt: dict) -> dict:
+    """A copy of a checkpoint dict (kind symgnn, or an ensemble's members) carrying its radial
+    table (``haar_table``, ``haar_table_key``), so that loading it skips the ~1 s build."""
+    ckpt = dict(ckpt)
+    if ckpt.get("kind") == "ensemble":
+        ckpt["members"] = [with_haar_table(m) for m in ckpt.get("members", [])]
+        return ckpt
+    if ckpt.get("kind") != "symgnn":
+        return ckpt
+    cfg = config_from_dict("symgnn", ckpt["config"])
+    if cfg.edge_mode != "haar" or cfg.symmetrize != "learned":
+        return ckpt
+    net = build_network(cfg)
+    net.load_state_dict(ckpt["state_dict"], strict=True)
+    net.eval()
+    with torch.no_grad():
+        ckpt["haar_table"] = net.haar_table().detach().cpu().clone()
+    ckpt["haar_table_key"] = haar_table_key(net)
+    return ckpt
 
 
 #: the name of earlier releases
