@@ -8,7 +8,9 @@ A predictor maps a structure to per-atom arrays::
                                     columns d_<name>, data-file sections)
 
 and carries ``kind`` (checkpoint kind), ``species`` (symbols it knows), ``cutoff`` (Å, the
-receptive radius: a prediction depends on atoms at most this far away), ``metadata``
+model's own cutoff: graph edges of a network, SOAP r_cut + averaging radius of the descriptor;
+the receptive radius, how far a prediction reaches, is
+:func:`mgbarrier.models.chunked.receptive_radius`: layers × cutoff for a network), ``metadata``
 (dict from the checkpoint), ``path`` and ``describe()`` (the model card).
 Every predictor validates the structure (:func:`mgbarrier.graphs.checks.validate_atoms`)
 before computing.

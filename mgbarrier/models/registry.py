@@ -16,6 +16,7 @@ from typing import Dict, Optional, Union
 
 from ..errors import MgBarrierError
 from .checkpoint import load_checkpoint
+from .chunked import set_max_memory
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 #: shipped models, by name
@@ -101,7 +102,14 @@ def predictor_from_checkpoint(ckpt: dict, path: Union[str, Path], *, device: str
     return cls(ckpt, Path(path), device=device, n_transforms=n_transforms, **extra)
 
 
-def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_transforms: Optional[int] = None):
-    """Load a checkpoint (or shipped model name; default: the shipped Cu64Zr36 model)."""
+def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_transforms: Optional[int] = None,
+               max_memory: Optional[float] = None):
+    """Load a checkpoint (or shipped model name; default: the shipped Cu64Zr36 model).
+
+    ``max_memory``: GB one ``predict`` may use; larger structures run in spatial domains with
+    halos, same values (:mod:`mgbarrier.models.chunked`; default 4 GB or ``$MGBARRIER_MAX_MEMORY``)."""
     p = resolve_model_path(path)
-    return predictor_from_checkpoint(load_checkpoint(p), p, device=device, n_transforms=n_transforms)
+    model = predictor_from_checkpoint(load_checkpoint(p), p, device=device, n_transforms=n_transforms)
+    if max_memory is not None:
+        set_max_memory(model, max_memory)
+    return model
