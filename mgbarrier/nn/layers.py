@@ -75,7 +75,8 @@ def _sample_vm_rejection(kappa: torch.Tensor, generator: Optional[torch.Generato
     todo = torch.ones_like(kappa, dtype=torch.bool)
     while todo.any():
         n = int(todo.sum())
-        u1, u2, u3 = torch.rand(3, n, generator=generator, dtype=torch.float64)
+        # drawn by the (CPU) generator, then moved: the same stream on every device
+        u1, u2, u3 = torch.rand(3, n, generator=generator, dtype=torch.float64).to(kappa.device)
         rr = r[todo]
         kk = kappa[todo]
         z = torch.cos(math.pi * u1)
@@ -130,9 +131,9 @@ class VonMisesEuler(nn.Module):
     def sample(self, k: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         lam = (torch.rand(k, generator=generator) < 0.5).long()  # (k,)
         angles = sample_von_mises(self.loc, self.kappa, (k,), generator)  # (k, 2, 3)
-        chosen = angles[torch.arange(k), lam]  # (k, 3)
+        chosen = angles[torch.arange(k, device=angles.device), lam.to(angles.device)]  # (k, 3)
         rot = euler_matrices(chosen[:, 0], chosen[:, 1], chosen[:, 2])
-        sign = 1.0 - 2.0 * lam.to(rot.dtype)
+        sign = 1.0 - 2.0 * lam.to(device=rot.device, dtype=rot.dtype)
         return rot * sign.view(-1, 1, 1)
 
 
