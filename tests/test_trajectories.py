@@ -180,3 +180,23 @@ def test_bad_quench_input_one_line_exit_2_nothing_written(md_file, tiny_model_pa
     assert rc == 2 and len(lines) == 1, lines
     assert lines[0].startswith("mgbarrier: error: ") and words in lines[0]
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_resume_with_other_data_is_refused(tmp_path, capsys):
+    from test_core import _labelled_glass
+
+    ase.io.write(tmp_path / "tr.extxyz", [_labelled_glass(0)])
+    ase.io.write(tmp_path / "va.extxyz", _labelled_glass(2))
+    ase.io.write(tmp_path / "other.extxyz", _labelled_glass(4))
+    out = tmp_path / "m.pt"
+    base = ["train", "-o", str(out), "--hidden", "16", "--k", "2", "--seed", "3", "--epochs", "3"]
+    assert main(base + ["--train", str(tmp_path / "tr.extxyz"), "--val", str(tmp_path / "va.extxyz"),
+                        "--stop-after", "1"]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    other = base + ["--train", str(tmp_path / "other.extxyz"), "--val", str(tmp_path / "va.extxyz"), "--stop-after", "2"]
+    assert main(other) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "other data" in err[0] and "--allow-other-data" in err[0]
+    assert out.read_bytes() == before
+    assert main(other + ["--allow-other-data"]) == 0

@@ -26,6 +26,8 @@ def register(sub) -> None:
                    help="LAMMPS type -> element for --runs, e.g. 1=Cu,2=Zr")
     p.add_argument("-o", "--output", required=True, help="model file to write (.pt)")
     p.add_argument("--run-dir", default=None, help="resumable training state (default: OUTPUT.run/)")
+    p.add_argument("--allow-other-data", action="store_true",
+                   help="resume a run even though --train/--val/--runs name other files than it started with")
     p.add_argument("--epochs", type=positive_int, default=200, help="length of the schedule (cosine decay to its end)")
     p.add_argument("--stop-after", type=positive_int, default=None,
                    help="end this run after that epoch, keeping the state (run again, e.g. with other "
@@ -70,7 +72,8 @@ def run(args) -> int:
         cfg.node_feature_dim = soap_dimension(cfg.species, cfg.soap)
     settings = TrainSettings(epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
                              warmup_epochs=min(5, max(1, args.epochs // 10)), ema_decay=args.ema,
-                             stop_after=args.stop_after, device=args.device)
+                             stop_after=args.stop_after, device=args.device,
+                             allow_other_data=args.allow_other_data)
     data_info = []
 
     def load(paths, role):

@@ -64,6 +64,8 @@ class TrainSettings:
     # end this call (state kept) once another epoch would likely end past this many seconds
     max_seconds: Optional[float] = None
     device: str = "cpu"  # torch device of the network and the graphs ("cuda" for a GPU)
+    # resume even when the state was written for other training/validation files (sha256)
+    allow_other_data: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -186,6 +188,7 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
         start_epoch, best, history, wall_before = st["epoch"], st["best"], st["history"], st["wall"]
         best_state = st.get("best_state")
         mean, std = st["mean"], st["std"]
+        _check_same_data(state_path, st.get("data"), _data_of(metadata), settings.allow_other_data, log)
         log(f"resuming from {state_path} at epoch {start_epoch}/{settings.epochs}")
 
     meta = dict(metadata or {})
@@ -242,7 +245,8 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
                 f"{metrics['pearson']:.4f}  best {best['pearson']:.4f}@{best['epoch']}  "
                 f"lr {rec['lr']:.2e}  {dt:.1f} s")
             wall = wall_before + (time.time() - t_start)
-            _save_state(state_path, net, ema, opt, cfg, epoch + 1, best, history, wall, mean, std, best_state, rng)
+            _save_state(state_path, net, ema, opt, cfg, epoch + 1, best, history, wall, mean, std, best_state, rng,
+                        _data_of(metadata))
             if improved or epoch + 1 == settings.epochs or not val_set:
                 _write_model(output, cfg, best_state, mean, std, meta, best, history, settings, wall)
     wall = wall_before + (time.time() - t_start)
@@ -253,8 +257,29 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     return {"best": best, "wall_time_s": wall, "epochs": len(history), "output": str(output)}
 
 
-def _save_state(path, net, ema, opt, cfg, epoch, best, history, wall, mean, std, best_state, rng):
-    save_state(path, {"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+def _data_of(metadata: Optional[dict]) -> list:
+    """The training data a run uses: ``metadata["training"]["data"]`` (role, file or run, sha256)."""
+    return list(((metadata or {}).get("training") or {}).get("data") or [])
+
+
+def _data_key(data: list) -> list:
+    return sorted((str(d.get("role")), str(d.get("sha256", d.get("run", d.get("file"))))) for d in data)
+
+
+def _check_same_data(state_path: Path, before: Optional[list], now: list, allow: bool, log) -> None:
+    """Refuse to resume a run with other training/validation data (by sha256) unless ``allow``."""
+    if before is None or not now or _data_key(before) == _data_key(now):
+        return
+    names = lambda data: ", ".join(f"{d.get('role')}:{Path(str(d.get('file') or d.get('run'))).name}" for d in data)
+    if not allow:
+        raise MgBarrierError(f"{state_path}: this run was trained on other data ({names(before)}; now "
+                             f"{names(now)}); resuming would mix them and the model card would name data the "
+                             "weights never saw: use the same files, another -o/--run-dir, or --allow-other-data")
+    log(f"resuming with other data than the run started with (was: {names(before)}) as asked")
+
+
+def _save_state(path, net, ema, opt, cfg, epoch, best, history, wall, mean, std, best_state, rng, data=()):
+    save_state(path, {"net": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "data": list(data),
                       "gen": net._generator.get_state(), "torch_rng": torch.get_rng_state(),
                       "np_rng": numpy_rng_state(rng), "config": cfg.to_dict(),
                       "epoch": epoch, "best": best, "history": history, "wall": wall, "mean": mean, "std": std,
