@@ -200,3 +200,17 @@ def test_resume_with_other_data_is_refused(tmp_path, capsys):
     assert len(err) == 1 and "other data" in err[0] and "--allow-other-data" in err[0]
     assert out.read_bytes() == before
     assert main(other + ["--allow-other-data"]) == 0
+
+
+def test_every_cli_option_has_help_and_shows_its_default():
+    import argparse
+
+    from mgbarrier.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.option_strings and action.help is not argparse.SUPPRESS:
+                assert action.help, (name, action.option_strings)
+    text = sub.choices["predict"].format_help()
+    assert "(default: 0.001)" in text and "(default: 10000)" in text

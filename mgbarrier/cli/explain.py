@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=positive_float, default=0.05, help="Adam step size (default 0.05)")
     p.add_argument("--size-coef", type=nonnegative_float, default=0.005, help="weight of Σ mask (default 0.005)")
     p.add_argument("--entropy-coef", type=nonnegative_float, default=1.0, help="weight of the mask entropy (default 1)")
-    p.add_argument("--filtration", choices=["alpha", "rips"], default="alpha")
+    p.add_argument("--filtration", choices=["alpha", "rips"], default="alpha",
+                   help="complex whose optimal 1-cycles are counted")
     p.add_argument("--topology-radius", type=positive_float, default=None,
                    help="Å around the centre analysed by persistent homology (default: layers × cutoff, "
                         "capped by the periodic cell)")

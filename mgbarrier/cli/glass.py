@@ -63,7 +63,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="data folder")
     p.add_argument("--preset", choices=list(PRESETS), default="hour",
                    help="sizes (default hour: 1,080 particles, 120 + 120 runs, t_cool 1e5 / 1e4)")
-    p.add_argument("--n-particles", type=positive_int, default=None)
+    p.add_argument("--n-particles", type=positive_int, default=None,
+                   help="particles per configuration (default: the preset's)")
     p.add_argument("--t-cool", type=positive_int, default=None, help="slow ramp in MD steps of 0.005 τ")
     p.add_argument("--t-cool-fast", type=positive_int, default=None, help="fast ramp (default t-cool / 100)")
     p.add_argument("--t-equil", type=nonnegative_int, default=None, help="steps at T = 2.0 before the ramp")
@@ -97,25 +98,27 @@ def register(sub) -> None:
     p.add_argument("--run-dir", default=None, help="resumable state (default: OUTPUT.run/)")
     p.add_argument("--epochs", type=positive_int, default=20,
                    help="(default 20; the seed: 10 over 16,000 configurations)")
-    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8, help="windows per optimiser step")
     p.add_argument("--windows-per-config", type=positive_int, default=8,
                    help="random windows per configuration per epoch (default 8)")
     p.add_argument("--k", type=positive_int, default=3, help="nearest neighbours (seed range 1-5)")
     p.add_argument("--hidden", type=positive_int, default=128, help="hidden size (default 128; seed range 300-2400)")
     p.add_argument("--steps", type=positive_int, default=3, help="message-passing steps T (seed range 2-6)")
-    p.add_argument("--dropout", type=unit_interval, default=0.0)
+    p.add_argument("--dropout", type=unit_interval, default=0.0, help="dropout probability in [0, 1)")
     p.add_argument("--ffn-layers", type=positive_int, default=2, help="(seed range 1-3)")
     p.add_argument("--window", default="12", help="window side in σ (seed: 0.2 × 60 = 12), or 'none'")
-    p.add_argument("--node-features", choices=["type", "type+pos"], default="type")
+    p.add_argument("--node-features", choices=["type", "type+pos"], default="type",
+                   help="node input: particle type, or type and position in the window")
     p.add_argument("--n-rbf", type=nonnegative_int, default=16, help="Gaussians for the distance (0: raw distance)")
-    p.add_argument("--attention-scale", choices=["mean", "softmax"], default="mean")
-    p.add_argument("--readout", choices=["sum", "mean"], default="sum")
-    p.add_argument("--no-attention", action="store_true")
-    p.add_argument("--lr-max", type=positive_float, default=1e-3)
+    p.add_argument("--attention-scale", choices=["mean", "softmax"], default="mean",
+                   help="normalisation of the attention weights over neighbours")
+    p.add_argument("--readout", choices=["sum", "mean"], default="sum", help="pooling of node states into the graph's")
+    p.add_argument("--no-attention", action="store_true", help="plain message passing without attention")
+    p.add_argument("--lr-max", type=positive_float, default=1e-3, help="peak learning rate")
     p.add_argument("--inherent", action="store_true", help="train on the inherent structures")
     p.add_argument("--limit", type=positive_int, default=None, help="at most this many training configurations")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, windows and batches")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=cmd_train)
 
     # ---------------------------------------------------------------- glass-eval
@@ -123,7 +126,8 @@ def register(sub) -> None:
     p.add_argument("data", help="data folder made by glass-data")
     p.add_argument("--model", nargs="+", required=True, help="model files (trained dataset read from each)")
     p.add_argument("--datasets", default=None, help="comma list (default: all in the manifest)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="which part of each dataset to score")
     p.add_argument("--windows", type=positive_int, default=1,
                    help="random windows averaged per configuration (default 1)")
     p.add_argument("--full", action="store_true", help="also score whole periodic configurations")
@@ -136,7 +140,7 @@ def register(sub) -> None:
     # ---------------------------------------------------------------- glass-predict
     p = sub.add_parser("glass-predict", help="classify structures as liquid or glass; per-atom glassiness")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="classifier model file (from glass-train)")
     p.add_argument("--species-b", default=None, help="species in the B role (default: the minority species)")
     p.add_argument("--species", type=species_spec, default=None, help="LAMMPS type -> element, e.g. 1=Ni,2=P")
     p.add_argument("--frames", type=frames_spec, default=None, help="START:STOP:STEP")
@@ -150,7 +154,7 @@ def register(sub) -> None:
     p = sub.add_parser("glass-export", help="configurations of a data folder as extxyz")
     p.add_argument("data")
     p.add_argument("-o", "--output", required=True, help="extxyz file")
-    p.add_argument("--rate", choices=["slow", "fast"], default="slow")
+    p.add_argument("--rate", choices=["slow", "fast"], default="slow", help="cooling rate of the configurations")
     p.add_argument("--temperature", type=float, action="append", default=None,
                    help="recorded temperature(s) to export (repeatable; default all)")
     p.add_argument("--limit", type=int, default=None, help="at most this many runs")

@@ -22,12 +22,28 @@ from .common import show_warning
 COMMANDS = (predict, evaluate, info, train, import_symgnn, artn_labels, explain, glass)
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the text already names one
+    (defaults that are None, False or empty mean "not given" and are not shown)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or "%(default)" in text or default in (None, False, "", [])
+                or default is argparse.SUPPRESS or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mgbarrier", description="Per-atom energy barriers of metallic glasses.")
     ap.add_argument("--version", action="version", version=f"mgbarrier {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
+    for parser in sub.choices.values():
+        if parser.formatter_class is argparse.HelpFormatter:
+            parser.formatter_class = HelpFormatter
     return ap
 
 
