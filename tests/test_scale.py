@@ -248,3 +248,22 @@ def test_dask_worker_without_the_package_is_one_error_and_nothing_written(dump8,
             predict_file(dump8, out, model=tiny_model_path, species_map={1: "Cu", 2: "Zr"}, quiet=True,
                          scheduler=cluster.scheduler_address)
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_runs_on_the_cpu_with_small_sizes(tiny_model_path, tmp_path):
+    """benchmarks/gpu_speed.py (run by hand on a GPU machine) works end to end here on the CPU."""
+    import importlib.util
+
+    from conftest import REPO, need
+
+    test0 = need(DATA / "test0.pickle")
+    spec = importlib.util.spec_from_file_location("gpu_speed", REPO / "benchmarks" / "gpu_speed.py")
+    gpu_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_speed)
+    out = tmp_path / "gpu_speed.md"
+    rc = gpu_speed.main(["--device", "cpu", "--sizes", "1", "2", "--models", str(tiny_model_path), "--structure",
+                         str(test0), "--out", str(out), "--max-memory", "0.9", "--timeout", "120"])
+    text = out.read_text()
+    assert rc == 0, text
+    assert "24,000" in text and "reproduces test0 to 1e-5 eV: yes" in text
