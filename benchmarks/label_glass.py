@@ -128,7 +128,7 @@ def main(argv=None) -> int:
 
     summary = run_labelling(atoms, pot, f"random:{args.searches}", 1, run_dir, seed=args.seed, settings=settings,
                             progress=progress)
-    wall = summary["wall_seconds"]
+    wall = summary["wall_seconds"] if summary["searches_run"] else float("nan")
     recs = read_searches(run_dir / "searches.jsonl")
     acc = [r for r in recs if r["accepted"]]
     secs = np.array([r.get("cpu_seconds", r["seconds"]) for r in recs])     # core-seconds (CPU time)
@@ -158,8 +158,8 @@ def main(argv=None) -> int:
         f"glass: {len(atoms)} atoms {atoms.get_chemical_formula()}, melt-quench at {args.rate:g} K/s "
         f"({args.melt_ps:g} ps melt at 2000 K; {made}); potential CuZr_mm.eam.fs (eam/fs)",
         f"searches: {n} (random atoms, one each), accepted {na} ({100.0 * na / max(n, 1):.0f} %), "
-        f"wall {wall:.0f} s on one core (including the initial relaxation; the 2 cores were shared, "
-        f"so CPU times below are the fair figure){'; INTERRUPTED' if summary['interrupted'] else ''}",
+        f"{walls.sum():.0f} s wall in the searches on one core (the 2 cores were shared with other jobs, "
+        f"so the CPU times below are the fair figure){'; INTERRUPTED' if summary['interrupted'] else ''}",
         f"per search: {secs.mean():.2f} s CPU ({walls.mean():.2f} s wall), {calls.mean():.0f} force calls "
         f"(median {np.median(secs):.2f} s CPU); one force call {1e3 * t_call:.2f} ms CPU",
         f"per accepted search: {secs.sum() / max(na, 1):.2f} s CPU, {calls.sum() / max(na, 1):.0f} force calls "
