@@ -128,7 +128,6 @@ def main(argv=None) -> int:
 
     summary = run_labelling(atoms, pot, f"random:{args.searches}", 1, run_dir, seed=args.seed, settings=settings,
                             progress=progress)
-    wall = summary["wall_seconds"] if summary["searches_run"] else float("nan")
     recs = read_searches(run_dir / "searches.jsonl")
     acc = [r for r in recs if r["accepted"]]
     secs = np.array([r.get("cpu_seconds", r["seconds"]) for r in recs])     # core-seconds (CPU time)
