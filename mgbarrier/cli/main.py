@@ -15,11 +15,11 @@ from typing import List, Optional
 
 from .. import __version__
 from ..errors import MgBarrierError
-from . import artn_labels, evaluate, explain, glass, import_symgnn, info, predict, train
+from . import artn_labels, evaluate, explain, glass, import_symgnn, info, label, predict, train
 from .common import show_warning
 
 #: sub-command modules, in the order ``mgbarrier --help`` lists them
-COMMANDS = (predict, evaluate, info, train, import_symgnn, artn_labels, explain, glass)
+COMMANDS = (predict, evaluate, info, train, import_symgnn, artn_labels, label, explain, glass)
 
 
 class HelpFormatter(argparse.HelpFormatter):
