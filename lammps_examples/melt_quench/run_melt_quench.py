@@ -42,7 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", choices=sorted(PRESETS), default="paper",
                    help="named setting (default: paper = 8000 atoms, 1 ns melt, 1e12 K/s)")
-    p.add_argument("--natoms", type=int, help="number of atoms (64%% Cu, 36%% Zr)")
+    p.add_argument("--natoms", type=int, help="number of atoms")
+    p.add_argument("--cu-fraction", type=float, default=0.64,
+                   help="Cu fraction of the CuZr glass (default 0.64: Cu64Zr36; the paper's Table 3 also has 0.5, 0.8)")
     p.add_argument("--rate", type=float, help="cooling rate in K/s (paper: 1e10 to 1e14)")
     p.add_argument("--melt-ps", type=float, help="melt time at 2000 K in ps (paper: 1000)")
     p.add_argument("--seed", type=int, default=12345, help="random seed (default 12345)")
@@ -63,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--natoms must be at least 20")
     if not args.rate > 0 or not args.melt_ps >= 0:
         p.error("--rate must be > 0 and --melt-ps >= 0")
+    if not 0.0 < args.cu_fraction < 1.0:
+        p.error(f"--cu-fraction must be between 0 and 1, got {args.cu_fraction}")
     return args
 
 
@@ -73,7 +77,8 @@ def run_lammps(args, outdir: Path):
     pot = potential_path(args.potential)
     pair = args.pair_style or ("eam/fs" if pot.name.endswith(".fs") else "eam/alloy")
     tmp_prefix = outdir / f".{args.prefix}.part-{os.getpid()}"
-    variables = dict(natoms=args.natoms, rate=f"{args.rate:g}", melt_ps=f"{args.melt_ps:g}", seed=args.seed,
+    variables = dict(natoms=args.natoms, x_cu=f"{args.cu_fraction:g}", rate=f"{args.rate:g}",
+                     melt_ps=f"{args.melt_ps:g}", seed=args.seed,
                      pot=str(pot), pair=pair, out=str(tmp_prefix),
                      thermo_every=max(100, int(round(args.melt_ps * 1000 / 5)) if args.melt_ps else 1000))
     cmdargs = ["-log", str(outdir / f"{args.prefix}.log.lammps"), "-nocite"]
