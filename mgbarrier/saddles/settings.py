@@ -48,11 +48,15 @@ class ArtnSettings:
     # --- new minimum
     atom_disp_thr: float = 0.4           # an atom moved by more than this counts in nMove (Å)
     # --- ours
-    max_positive_eigen: int = 5          # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
-    lanczos_central: bool = False        # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
-    min_fmax: float = 0.01               # (ours) force tolerance (eV/Å, max per atom) of push-back / push-over minimisations
+    # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
+    max_positive_eigen: int = 5
+    # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
+    lanczos_central: bool = False
+    # (ours) force tolerance (eV/Å, max per atom) of the push-back / push-over minimisations
+    min_fmax: float = 0.01
     min_max_steps: int = 3000            # (ours) max steps of those minimisations
-    sad_local_radius: float = 0.0        # (ours) most displaced atom at the saddle within this of the centre (Å); <= 0: 2 * cluster_radius
+    # (ours) most displaced atom at the saddle within this of the centre (Å); <= 0: 2 * cluster_radius
+    sad_local_radius: float = 0.0
     eigen_th_second: float = -0.01       # (ours) second-lowest curvature at the saddle must be above this
     check_second_eigen: bool = True      # (ours) compute the second curvature (deflated Lanczos) at the saddle
     dmax: float = 0.1                    # (ours) max displacement of one coordinate per step (Å; LAMMPS dmax)
