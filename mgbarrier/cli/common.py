@@ -7,7 +7,7 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from ..errors import MgBarrierError, MgBarrierWarning
 from ..io.files import check_output_path
@@ -25,44 +25,24 @@ def _number(kind, text: str, what: str):
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    v = _number(int, text, "a whole number >= 1")
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return v
+def _bounded(kind, what: str, ok: Callable[[float], bool], name: str):
+    """An argparse type: ``kind(text)`` that is finite and satisfies ``ok``, else one message."""
+    def parse(text: str):
+        value = _number(kind, text, what)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = name
+    parse.__doc__ = f"argparse type: {what}."
+    return parse
 
 
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    v = _number(int, text, "a whole number >= 0")
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    v = _number(float, text, "a finite number > 0")
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return v
-
-
-def unit_interval(text: str) -> float:
-    """argparse type: a finite number in [0, 1)."""
-    v = _number(float, text, "a number in [0, 1)")
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return v
-
-
-def nonnegative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
-    v = _number(float, text, "a finite number >= 0")
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return v
+positive_int = _bounded(int, "a whole number >= 1", lambda v: v >= 1, "positive_int")
+nonnegative_int = _bounded(int, "a whole number >= 0", lambda v: v >= 0, "nonnegative_int")
+positive_float = _bounded(float, "a finite number > 0", lambda v: v > 0, "positive_float")
+unit_interval = _bounded(float, "a number in [0, 1)", lambda v: 0 <= v < 1, "unit_interval")
+nonnegative_float = _bounded(float, "a finite number >= 0", lambda v: v >= 0, "nonnegative_float")
 
 
 def species_spec(text: str) -> str:

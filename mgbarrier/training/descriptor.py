@@ -52,6 +52,16 @@ def _predict_rows(f: np.ndarray, mean, std, coef, intercept: float, chunk: int =
     return out
 
 
+def _payload(config: dict, label_mean: float, label_std: float, mean: np.ndarray, std: np.ndarray,
+             coef: np.ndarray, intercept: float) -> dict:
+    """The checkpoint dict of a fitted descriptor model (kind "descriptor")."""
+    return {"kind": "descriptor", "config": config, "label_mean": label_mean, "label_std": label_std,
+            "state_dict": {"mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
+                           "coef": torch.from_numpy(np.ascontiguousarray(coef)),
+                           "intercept": torch.tensor(float(intercept), dtype=torch.float64)},
+            "metadata": {}}
+
+
 def fit_descriptor_model(train_atoms: Sequence[Atoms], val_atoms: Sequence[Atoms],
                          alphas: Sequence[float] = DEFAULT_ALPHAS, config: Optional[Dict] = None,
                          progress=None) -> Tuple[dict, dict]:
@@ -119,16 +129,7 @@ def fit_descriptor_model(train_atoms: Sequence[Atoms], val_atoms: Sequence[Atoms
     config_out.update({"alpha": alpha, "n_soap": fz.n_soap, "n_features": fz.n_features,
                        "feature_layout": "soap | W(R=1) soap | W(R=2) soap | Zr flag",
                        "dscribe_version": dscribe_version()})
-    payload = {
-        "kind": "descriptor",
-        "config": config_out,
-        "label_mean": label_mean,
-        "label_std": label_std,
-        "state_dict": {"mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
-                       "coef": torch.from_numpy(np.ascontiguousarray(coef)),
-                       "intercept": torch.tensor(0.0, dtype=torch.float64)},
-        "metadata": {},
-    }
+    payload = _payload(config_out, label_mean, label_std, mean, std, coef, 0.0)
     report = {"alphas": [float(a) for a in alphas], "val_pearson": [float(s) for s in scores], "alpha": alpha,
               "train_pearson": pearson(train_pred, z), "n_train": int(len(y)), "n_features": fz.n_features,
               "feature_time_s": t_feat, "fit_time_s": t_fit}
@@ -283,16 +284,7 @@ def fit_multilength_descriptor(train_atoms: Sequence[Atoms], groups: Sequence[ob
                        "feature_layout": "soap | " + " | ".join(f"W(R={R:g}) soap" for R in sub) + " | Zr flag",
                        "dscribe_version": dscribe_version(),
                        "selection": "averaging cut-off, lengths and alpha by leave-one-glass-out CV over training"})
-    payload = {
-        "kind": "descriptor",
-        "config": config_out,
-        "label_mean": label_mean,
-        "label_std": label_std,
-        "state_dict": {"mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
-                       "coef": torch.from_numpy(np.ascontiguousarray(coef)),
-                       "intercept": torch.tensor(float(intercept), dtype=torch.float64)},
-        "metadata": {},
-    }
+    payload = _payload(config_out, label_mean, label_std, mean, std, coef, intercept)
     report = {"candidates": report_rows, "chosen": chosen, "cv_pearson": cv_best, "groups": [str(g) for g in groups],
               "n_train": int(len(y_tr)), "time_s": time.perf_counter() - t0}
     return payload, report
