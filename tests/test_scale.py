@@ -262,7 +262,7 @@ def test_gpu_benchmark_runs_on_the_cpu_with_small_sizes(tiny_model_path, tmp_pat
     gpu_speed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu_speed)
     out = tmp_path / "gpu_speed.md"
-    rc = gpu_speed.main(["--device", "cpu", "--sizes", "1", "2", "--models", str(tiny_model_path), "--structure",
+    rc = gpu_speed.main(["--device", "cpu", "--sizes", "2", "--models", str(tiny_model_path), "--structure",
                          str(test0), "--out", str(out), "--max-memory", "0.9", "--timeout", "120"])
     text = out.read_text()
     assert rc == 0, text
