@@ -107,9 +107,10 @@ def test_calculator_lists_what_it_stores_and_calibrates_its_spread():
     alpha = calc.calibrate([labelled])
     m = len(members)
     assert alpha == pytest.approx(np.sqrt(-1 / m + (m - 3) / (m - 1) * 4.0), rel=1e-9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", MgBarrierWarning)  # calibrated: no warning
+    with warnings.catch_warnings(record=True) as caught:  # calibrated: no spread warning
+        warnings.simplefilter("always")
         cal = BarrierCalculator(model=members, calibration=alpha).get_property("barriers_std", glass)
+    assert not [w for w in caught if "committee spread" in str(w.message)]
     ok = s1 > 0
     np.testing.assert_allclose(cal[ok], alpha * s1[ok])
 

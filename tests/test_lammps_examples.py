@@ -154,7 +154,8 @@ def test_in_situ_barriers_match_predict_on_each_frame(tmp_path, tiny_model_path)
     assert len(repredicted) == len(frames)
     for again, (_, cols) in zip(repredicted, frames):
         assert again.get_chemical_symbols() == list(cols["element"])
-        np.testing.assert_allclose(cols["d_barrier"], again.arrays["barrier"], rtol=0, atol=2e-6)
+        # the dump's d_barrier column is kept; the new prediction is written beside it (issue 16)
+        np.testing.assert_allclose(cols["d_barrier"], again.arrays["barrier_pred"], rtol=0, atol=2e-6)
     # the printed thermo-like line at step 300 carries the per-species means
     last = [ln for ln in proc.stdout.splitlines() if ln.split()[:1] == ["300"]]
     assert last, proc.stdout
@@ -163,13 +164,14 @@ def test_in_situ_barriers_match_predict_on_each_frame(tmp_path, tiny_model_path)
 
 
 def test_in_situ_bad_species_is_one_line_error(tmp_path, tiny_model_path):
+    """--species that contradicts the data file's Masses (type 1 is Cu by mass) is refused."""
     glass = make_glass(n_cells=2)
     import ase.io
 
     data = tmp_path / "start.data"
     ase.io.write(data, glass, format="lammps-data", masses=True, specorder=["Cu", "Zr"], atom_style="atomic")
     proc = subprocess.run([sys.executable, EXAMPLES / "in_situ" / "run_in_situ.py", "--data", data,
-                           "--species", "1=Cu", "--model", tiny_model_path, "-o", tmp_path / "x.dump"],
+                           "--species", "1=Zr,2=Cu", "--model", tiny_model_path, "-o", tmp_path / "x.dump"],
                           cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("run_in_situ: error:") and "Traceback" not in proc.stderr

@@ -57,7 +57,8 @@ def species_from_types(particles, source: str = "OVITO data",
     return lut[np.searchsorted(order, ids)]
 
 
-def atoms_from_data(data, source: str = "OVITO data", species_map: Optional[Mapping[int, str]] = None) -> Atoms:
+def atoms_from_data(data, source: str = "OVITO data", species_map: Optional[Mapping[int, str]] = None,
+                    validate: bool = True) -> Atoms:
     """Build ase.Atoms from an OVITO DataCollection (positions/cell in Å, origin subtracted),
     validated by :func:`mgbarrier.graphs.checks.validate_atoms` (:class:`MgBarrierError` otherwise);
     ``species_map``: type id -> element (see :func:`species_from_types`)."""
@@ -73,7 +74,8 @@ def atoms_from_data(data, source: str = "OVITO data", species_map: Optional[Mapp
     else:
         cell, origin, pbc = np.zeros((3, 3)), np.zeros(3), (False, False, False)
     atoms = Atoms(symbols=list(symbols), positions=pos - origin, cell=cell, pbc=pbc)
-    validate_atoms(atoms, source)  # NaN, degenerate cells, overlaps, unbounded work: one line
+    if validate:  # off only for unitless model systems (the glass metrics' Kob-Andersen sigma units)
+        validate_atoms(atoms, source)  # NaN, degenerate cells, overlaps, unbounded work: one line
     return atoms
 
 

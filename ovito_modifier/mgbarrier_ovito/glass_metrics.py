@@ -63,7 +63,8 @@ class GlassMetricsModifier(ModifierInterface):
 
         yield "Glass metrics: converting particles"
         try:
-            atoms = atoms_from_data(data, source=f"frame {frame}")
+            # lengths in sigma units, no atomic overlap rule: the metrics check their own input
+            atoms = atoms_from_data(data, source=f"frame {frame}", validate=False)
             m, pairs, is_b, b_sym = atoms_metrics(atoms, self.species_b.strip() or None, int(self.k),
                                                   f"frame {frame}")
         except MgBarrierError as exc:
