@@ -179,3 +179,19 @@ def test_every_network_kind_is_cut_into_domains_with_its_true_receptive_radius(t
 
     with pytest.raises(MgBarrierError, match="no receptive radius"):
         receptive_radius(Unknown())
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    """-o a symbolic link to a regular file: the file it points to gets the output, the link stays."""
+    from mgbarrier.io.files import AtomicOutput, atomic_write
+
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    with AtomicOutput(link) as out:
+        out.write("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    atomic_write(link, lambda tmp: tmp.write_text("newer"))
+    assert link.is_symlink() and real.read_text() == "newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "real.txt"]  # no temporary file left

@@ -7,7 +7,8 @@ Every output of the package goes through :class:`AtomicOutput` (a stream) or
   and renamed onto the target only when everything succeeded; on an error, Ctrl-C,
   SIGTERM or SIGHUP the temporary file is removed and the target is left as it was;
 * a target that is not a regular file (``/dev/null``, ``/dev/stdout``, a FIFO, or a
-  symlink to one) is written through, never replaced by a regular file;
+  symlink to one) is written through, never replaced by a regular file; a symlink to a
+  regular file stays a link, and the file it points to is replaced;
 * :func:`check_output_path` refuses an output that is one of the inputs (same inode), a
   directory, or in a folder that does not exist, before any work is done.
 """
@@ -92,6 +93,12 @@ def check_output_path(out: PathLike, inputs: Iterable[PathLike] = ()) -> Path:
     return out
 
 
+def _final_target(path: Path) -> Path:
+    """Where the bytes of an output named ``path`` go: the file a symbolic link points to (so
+    the link survives, as with a shell redirection), else ``path`` itself."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def _tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
@@ -110,7 +117,8 @@ class AtomicOutput:
     def __init__(self, path: PathLike, *, compress: Optional[bool] = None):
         self.path = Path(path)
         self.through = is_special_target(self.path)
-        self.tmp = None if self.through else _tmp_path(self.path)
+        self.target = _final_target(self.path)
+        self.tmp = None if self.through else _tmp_path(self.target)
         compress = self.path.name.endswith(".gz") if compress is None else compress
         target = self.path if self.through else self.tmp
         try:
@@ -137,7 +145,7 @@ class AtomicOutput:
             self.fh.close()
             self.fh = None
             if self.tmp is not None:
-                os.replace(self.tmp, self.path)
+                os.replace(self.tmp, self.target)
                 _PENDING.discard(self.tmp)
         except OSError as exc:
             self.abort()
@@ -176,7 +184,8 @@ def atomic_write(path: PathLike, write_fn: Callable[[Path], None]) -> None:
     An ``OSError`` becomes one :class:`MgBarrierError` line naming ``path``.
     """
     path = Path(path)
-    tmp = _tmp_path(path)
+    target = _final_target(path)
+    tmp = _tmp_path(target)
     _PENDING.add(tmp)
     try:
         write_fn(tmp)
@@ -184,7 +193,7 @@ def atomic_write(path: PathLike, write_fn: Callable[[Path], None]) -> None:
             with open(tmp, "rb") as src, open(path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         else:
-            os.replace(tmp, path)
+            os.replace(tmp, target)
     except OSError as exc:
         raise _write_error(path, exc) from None
     finally:
