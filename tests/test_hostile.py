@@ -393,7 +393,8 @@ def test_bad_option_is_argparse_error(argv, tmp_path, capsys):
     write(tmp_path / "g.extxyz", make_glass())
     rc, cap = _run(argv, tmp_path, "", "", capsys)
     assert rc == 2
-    assert one_line(cap.err).startswith(f"mgbarrier {argv[0]}: error: argument")
+    assert len(cap.err.strip().splitlines()) == 1, cap.err  # no usage block: the one error line only
+    assert one_line(cap.err).startswith(f"mgbarrier: error: mgbarrier {argv[0]}: argument")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.extxyz"]
 
 

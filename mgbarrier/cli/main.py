@@ -35,8 +35,16 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Option errors as the one line every other error is (``mgbarrier: error: ...``), exit 2;
+    ``--help`` still prints the usage.  Sub-command parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"mgbarrier: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="mgbarrier", description="Per-atom energy barriers of metallic glasses.")
+    ap = OneLineParser(prog="mgbarrier", description="Per-atom energy barriers of metallic glasses.")
     ap.add_argument("--version", action="version", version=f"mgbarrier {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
