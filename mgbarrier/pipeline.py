@@ -169,10 +169,13 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
 
 
 def _frame_total(inp: Path, frames: Optional[slice]) -> Optional[int]:
-    """Number of frames to predict when it is cheap to know (dumps: one pass over the
-    headers; data files and pickles: one), else None."""
+    """Number of frames to predict when it is cheap to know (plain-text dumps: one pass over
+    the headers; data files and pickles: one), else None.  A gzipped dump is not counted: that
+    would decompress the whole trajectory twice."""
     from .io.lammps_dump import count_frames
 
+    if inp.name.endswith(".gz"):
+        return None
     try:
         fmt = guess_format(inp)
         total = count_frames(inp) if fmt == "lammps-dump" else 1 if fmt in ("lammps-data", "symgnn-pickle") else None
