@@ -70,6 +70,32 @@ def hop(vacancy):
     pytest.fail(f"no accepted search in 6 seeds (last: {res.reason})")
 
 
+# ----------------------------------------------------------------------------- the force path
+@pytest.mark.parametrize("pair_style, coeff, swap", [("eam/alloy", "* * Cu_mishin1.eam.alloy Cu", 0.0),
+                                                     ("eam/fs", "* * CuZr_mm.eam.fs Cu Zr", 0.36)])
+def test_fast_force_path_equals_the_plain_lammps_one(pair_style, coeff, swap):
+    """The engine's defaults (the OPT pair style, a 0.5 Å neighbour skin) give the energies and
+    forces of the plain style with LAMMPS' 2 Å skin to 1e-10 relative, along a path of small
+    moves (lists kept) and jumps (lists rebuilt, atoms re-wrapped)."""
+    from mgbarrier.md import LammpsEngine, Potential
+
+    pot = Potential.from_options(pair_style, [coeff])
+    atoms = _vacancy(3)
+    rng = np.random.default_rng(3)
+    if swap:
+        atoms.symbols[rng.random(len(atoms)) < swap] = "Zr"
+        atoms.set_cell(atoms.cell * 1.08, scale_atoms=True)
+    x = atoms.positions.copy()
+    with LammpsEngine(atoms, pot, skin=None, opt=False) as plain, LammpsEngine(atoms, pot) as fast:
+        assert fast.pair_style == pair_style + "/opt" and plain.pair_style == pair_style
+        for k in range(40):
+            x = x + rng.normal(0.0, 0.4 if k % 10 == 9 else 0.01, x.shape)
+            e0, f0 = plain.energy_forces(x)
+            e1, f1 = fast.energy_forces(x)
+            assert abs(e1 - e0) <= 1e-10 * abs(e0)
+            assert np.abs(f1 - f0).max() <= 1e-10 * max(1.0, np.abs(f0).max())
+
+
 # ----------------------------------------------------------------------------- Lanczos
 def test_lanczos_exact_on_a_quadratic_surface():
     rng = np.random.default_rng(1)
