@@ -203,6 +203,47 @@ def test_accepted_saddle_has_one_negative_curvature_and_links_to_the_start(vacan
     assert ok and np.linalg.norm(xb - x0, axis=1).max() < s.max_disp_tol and abs(eb - e0) < s.max_ener_tol
 
 
+def test_final_minimum_of_an_accepted_event_is_relaxed_to_min_fmax_final(vacancy, hop):
+    atoms, eng, x0, e0 = vacancy
+    _, f = eng.energy_forces(hop.x_final)
+    # LAMMPS' minimiser stops when the largest per-atom force is below the tolerance
+    assert np.sqrt((f * f).sum(axis=1)).max() <= ArtnSettings().min_fmax_final * 1.001
+
+
+def test_fire_state_carries_over_between_calls():
+    """Two FIRE calls chained through ``state`` are the one call of the summed steps."""
+    from mgbarrier.saddles.minimize import fire
+
+    rng = np.random.default_rng(2)
+    m = rng.normal(size=(9, 9))
+    h = m @ m.T + np.eye(9)
+    model = ForceModel(lambda x: (0.5 * x.ravel() @ h @ x.ravel(), -(h @ x.ravel()).reshape(x.shape)))
+    x = rng.normal(size=(3, 3))
+    whole = fire(model.energy_forces, x, max_steps=20, dt=0.01, dt_max=0.05)
+    first = fire(model.energy_forces, x, max_steps=8, dt=0.01, dt_max=0.05)
+    second = fire(model.energy_forces, first.x, first.energy, first.forces, max_steps=12, dt=0.01, dt_max=0.05,
+                  state=first.state)
+    assert np.allclose(second.x, whole.x, rtol=0, atol=1e-12)
+    fresh = fire(model.energy_forces, first.x, first.energy, first.forces, max_steps=12, dt=0.01, dt_max=0.05)
+    assert not np.allclose(fresh.x, whole.x, rtol=0, atol=1e-6)   # a restart from rest is another path
+
+
+def test_push_off_a_soft_saddle_reaches_a_minimum():
+    """A soft double well E = a (x^2 - 1)^2 (saddle at x = 0, curvature -4a = -0.04 eV/Å^2): the
+    0.2 Å push leaves a force of 0.008 eV/Å, below min_fmax; the relaxation must still reach x = ±1."""
+    from mgbarrier.saddles.search import _relax, _relax_pushed
+
+    a = 0.01
+    model = ForceModel(lambda p: (a * (p[0, 0] ** 2 - 1) ** 2 + p[0, 1] ** 2,
+                                  -np.array([[4 * a * p[0, 0] * (p[0, 0] ** 2 - 1), 2 * p[0, 1]]])))
+    s = ArtnSettings()
+    pushed = np.array([[s.push_over_saddle, 0.0]])
+    stuck, _ = _relax(model, model.energy_forces, pushed, s)
+    assert abs(stuck[0, 0] - s.push_over_saddle) < 1e-9        # min_fmax alone: it does not move
+    xm, em = _relax_pushed(model, model.energy_forces, pushed, s)
+    assert abs(xm[0, 0] - 1.0) < 0.3 and em < 0.2 * a
+
+
 def test_search_on_a_generic_force_function():
     """The core runs on any energy/force callable: a 2D Mueller-Brown surface (one 'atom')."""
     A = np.array([-200.0, -100.0, -170.0, 15.0])

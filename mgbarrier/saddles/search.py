@@ -16,15 +16,21 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
    the force 2-norm is below ``force_th_saddle``; failed when the curvature rises above
    ``eigen_th_fail`` for more than ``max_positive_eigen`` iterations in a row (soft glasses
    have curvatures near zero, where one Lanczos estimate may come out slightly positive).
+   With ``fire_keep_state`` (ours, default) FIRE's velocity and time step carry over from
+   one iteration's perpendicular relaxation to the next (projected perpendicular to the
+   new eigenvector) instead of restarting from rest with its smallest time step.
 4. **Confirmation.**  Barrier ``E_saddle - E_initial > 0``; saddle at least
    ``disp_sad2min_thr`` from the minimum; the most displaced atom within
    ``2 cluster_radius`` of the centre; exactly one negative curvature (the second lowest,
    Lanczos deflated of the first, above ``eigen_th_second``); pushed back by
-   ``push_over_saddle`` along the eigenvector it relaxes to the initial minimum (no atom
+   ``push_over_saddle`` along the eigenvector (relaxed to ``min_fmax``, or to a fifth of the
+   largest force the push created when lower, so that it leaves a soft saddle) it relaxes to
+   the initial minimum (no atom
    farther than ``max_disp_tol`` Å from its place, energy within ``max_ener_tol`` eV: a
    per-atom test, because in a soft glass a relaxation to ``min_fmax`` leaves small
    displacements on every atom whose 2-norm grows with the system size); pushed over, it
-   relaxes to the final minimum, which must differ from the initial one.  Both sides are
+   relaxes to the final minimum, which must differ from the initial one (for an accepted
+   event it is then relaxed further, to ``min_fmax_final``).  Both sides are
    relaxed, so a saddle whose eigenvector sign relative to ``x - x0`` misleads (the
    search wandered) is still linked when the *other* side relaxes to the start.
 
@@ -241,6 +247,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         egvec = -egvec
     converged = False
     n_pos = 0
+    fstate = None
     for it in range(s.max_activat_iter):
         res.saddle_iters = it + 1
         if it > 0:
@@ -260,8 +267,9 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         x = x + _clip(-np.sign(fpar) * size * egvec, dmax)
         e, f = ef(x)
         r = fire(ef, x, e, f, direction=egvec, fnorm=s.force_th_perp_sad,
-                 max_steps=min(s.max_perp_moves_c, it + s.conv_perp_inc), dmax=dmax)
+                 max_steps=min(s.max_perp_moves_c, it + s.conv_perp_inc), dmax=dmax, state=fstate)
         x, e, f = r.x, r.energy, r.forces
+        fstate = r.state if s.fire_keep_state else None
         if np.linalg.norm(x - x0) < s.sad2min_threshold:
             raise _Stop(FAIL_CLOSE)
     res.calls_saddle = model.n_force_calls - calls0 - res.calls_well
@@ -303,12 +311,12 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
     def is_initial(xm, em):
         return _max_atom_disp(xm - x0) <= s.max_disp_tol and abs(em - e0) <= s.max_ener_tol
 
-    xb, eb = _relax(model, ef, x - sign * s.push_over_saddle * egvec, s)
+    xb, eb = _relax_pushed(model, ef, x - sign * s.push_over_saddle * egvec, s)
     back_ok = is_initial(xb, eb)
     if not back_ok and s.flag_push_back == 0:
         xf, efin = xb, eb                   # lammps-ARTn without push back: this side is the new minimum
     else:
-        xf, efin = _relax(model, ef, x + sign * s.push_over_saddle * egvec, s)
+        xf, efin = _relax_pushed(model, ef, x + sign * s.push_over_saddle * egvec, s)
         if not back_ok and is_initial(xf, efin):
             # the eigenvector's sign relative to x - x0 was misleading: the other side is the start
             xb, eb, xf, efin, back_ok = xf, efin, xb, eb, True
@@ -323,6 +331,18 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         raise _Stop(FAIL_BACK)
     if is_initial(xf, efin):
         raise _Stop(FAIL_OVER)
+    if s.min_fmax_final < s.min_fmax:
+        # the new minimum of an accepted event, relaxed further: at min_fmax a soft glass can stop
+        # on a plateau tenths of an eV above its minimum (Efinal, nMove and dr of log.event)
+        xf, efin = _relax(model, ef, xf, s, fmax=s.min_fmax_final)
+        if is_initial(xf, efin):
+            raise _Stop(FAIL_OVER)
+        res.e_final = float(efin)
+        dfin = xf - x0
+        res.fin_dr = float(np.linalg.norm(dfin))
+        res.n_move = int(np.sum(np.sqrt((dfin * dfin).sum(axis=1)) > s.atom_disp_thr))
+        if keep:
+            res.x_final = xf.copy()
     res.accepted = True
     res.reason = ACCEPTED
 
@@ -332,11 +352,23 @@ def _max_atom_disp(d: np.ndarray) -> float:
     return float(np.sqrt((d * d).sum(axis=1)).max())
 
 
-def _relax(model, ef, x, s):
-    """Minimise from ``x``: the model's own minimiser if it has one, else FIRE; returns (x, E)."""
+def _relax_pushed(model, ef, x, s):
+    """Relax a structure pushed off the saddle: to ``min_fmax``, or to a fifth of the largest
+    per-atom force the push created if that is lower.  On a soft saddle (curvature ~ -0.1 eV/Å²)
+    a push of ``push_over_saddle`` = 0.2 Å leaves every atom below 0.01 eV/Å, and a minimiser
+    stopped at ``min_fmax`` alone would not move at all: the "minimum" would be the saddle."""
+    _, f = ef(x)
+    fpush = float(np.sqrt((f * f).sum(axis=1)).max())
+    return _relax(model, ef, x, s, fmax=min(s.min_fmax, 0.2 * fpush))
+
+
+def _relax(model, ef, x, s, fmax=None):
+    """Minimise from ``x`` to ``fmax`` (default ``s.min_fmax``): the model's own minimiser if it
+    has one, else FIRE; returns (x, E)."""
+    fmax = s.min_fmax if fmax is None else fmax
     mini = getattr(model, "minimize", None)
     if mini is not None:
-        xm, em, _, _ = mini(x, fmax=s.min_fmax, max_steps=s.min_max_steps)
+        xm, em, _, _ = mini(x, fmax=fmax, max_steps=s.min_max_steps)
         return np.asarray(xm, dtype=float), float(em)
-    r = fire(ef, x, fmax=s.min_fmax, max_steps=s.min_max_steps, dmax=s.dmax, dt=0.05, dt_max=0.3)
+    r = fire(ef, x, fmax=fmax, max_steps=s.min_max_steps, dmax=s.dmax, dt=0.05, dt_max=0.3)
     return r.x, r.energy

@@ -55,11 +55,16 @@ class ArtnSettings:
     # (ours) force tolerance (eV/Å, max per atom) of the push-back / push-over minimisations
     min_fmax: float = 0.01
     min_max_steps: int = 3000            # (ours) max steps of those minimisations
+    # (ours) the final minimum of an accepted event is relaxed further to this (eV/Å, max per atom)
+    min_fmax_final: float = 0.001
     # (ours) most displaced atom at the saddle within this of the centre (Å); <= 0: 2 * cluster_radius
     sad_local_radius: float = 0.0
     eigen_th_second: float = -0.01       # (ours) second-lowest curvature at the saddle must be above this
     check_second_eigen: bool = True      # (ours) compute the second curvature (deflated Lanczos) at the saddle
     dmax: float = 0.1                    # (ours) max displacement of one coordinate per step (Å; LAMMPS dmax)
+    # (ours) FIRE's velocity and time step carry over between the perpendicular relaxations of
+    # successive iterations towards the saddle (lammps-ARTn restarts FIRE at each)
+    fire_keep_state: bool = True
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -98,7 +103,7 @@ class ArtnSettings:
     def validate(self, source: str = "ARTn settings") -> None:
         positive = ["init_step_size", "increment_size", "basin_factor", "force_th_perp_h", "force_th_saddle",
                     "force_th_perp_sad", "del_disp_lancz", "eigen_th_lancz", "max_disp_tol", "max_ener_tol",
-                    "min_fmax", "dmax", "atom_disp_thr"]
+                    "min_fmax", "min_fmax_final", "dmax", "atom_disp_thr"]
         for k in positive:
             if not getattr(self, k) > 0:
                 raise MgBarrierError(f"{source}: {k} must be > 0 (got {getattr(self, k)})")
