@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Dict, Optional, Union
 
+from ..allocator import retain_freed_memory
 from ..errors import MgBarrierError
 from .checkpoint import load_checkpoint
 from .chunked import set_max_memory
@@ -109,6 +110,7 @@ def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_tr
     ``max_memory``: GB one ``predict`` may use; larger structures run in spatial domains with
     halos, same values (:mod:`mgbarrier.models.chunked`; default 4 GB or ``$MGBARRIER_MAX_MEMORY``)."""
     p = resolve_model_path(path)
+    retain_freed_memory()  # large predictions reuse heap memory instead of page-faulting fresh maps
     model = predictor_from_checkpoint(load_checkpoint(p), p, device=device, n_transforms=n_transforms)
     if max_memory is not None:
         set_max_memory(model, max_memory)
