@@ -104,6 +104,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", default="/tmp/mgbarrier_label_glass", help="glass and run directory")
     p.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/label_glass.md")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an ArtnSettings field other than its default (e.g. to rerun the old defaults); the run "
+                        "then goes to its own directory artn_<searches>_<name>")
+    p.add_argument("--name", default="", help="suffix of that directory (default: the KEY=VALUE pairs)")
     args = p.parse_args(argv)
 
     from mgbarrier.md import Potential
@@ -116,8 +120,10 @@ def main(argv=None) -> int:
     made = "reused" if t_glass != t_glass else f"{t_glass:.0f} s"
     print(f"glass: {len(atoms)} atoms ({atoms.get_chemical_formula()}), rate {args.rate:g} K/s, melt-quench {made}")
     pot = Potential.from_options("eam/fs", ["* * CuZr_mm.eam.fs Cu Zr"])
-    settings = ArtnSettings()
-    run_dir = work / f"artn_{args.searches}"
+    over = dict(kv.split("=", 1) for kv in args.set)
+    settings = ArtnSettings.from_dict({**ArtnSettings().to_dict(), **over})
+    suffix = args.name or "_".join(f"{k}{v}" for k, v in sorted(over.items()))
+    run_dir = work / (f"artn_{args.searches}_{suffix}" if suffix else f"artn_{args.searches}")
     last = [0.0]
 
     def progress(pr):
@@ -152,7 +158,8 @@ def main(argv=None) -> int:
             eng.energy_forces(atoms.positions)
         t_call = (time.process_time() - tc) / 50
     cmd = (f"OMP_NUM_THREADS=1 python benchmarks/label_glass.py --natoms {args.natoms} --rate {args.rate:g} "
-           f"--melt-ps {args.melt_ps:g} --searches {args.searches} --seed {args.seed}")
+           f"--melt-ps {args.melt_ps:g} --searches {args.searches} --seed {args.seed}"
+           + "".join(f" --set {kv}" for kv in args.set) + (f" --name {args.name}" if args.name else ""))
     lines = [
         f"glass: {len(atoms)} atoms {atoms.get_chemical_formula()}, melt-quench at {args.rate:g} K/s "
         f"({args.melt_ps:g} ps melt at 2000 K; {made}); potential CuZr_mm.eam.fs (eam/fs)",
@@ -175,7 +182,7 @@ def main(argv=None) -> int:
     ]
     for ln in lines:
         print(ln)
-    if not args.no_write:
+    if not args.no_write and not over:          # runs with --set only print
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         body = ["# ARTn labelling on a Cu64Zr36 glass (benchmarks/label_glass.py)", "",
                 f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, one core used (OMP_NUM_THREADS=1); "

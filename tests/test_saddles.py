@@ -278,6 +278,64 @@ def test_search_on_a_generic_force_function():
     assert -40.7 in found or -40.6 in found
 
 
+def _tilted_washboard():
+    """One coordinate, E = -cos(2 pi x) - 3 x: minima every 1 Å, each 3 eV below the previous one.
+    The start x0 = 0.079 (E0 = -1.116 eV) is linked to the saddle at x = 0.421 (barrier +0.52 eV);
+    the next saddle, x = 1.421, lies 2.27 eV *below* E0, between two lower minima."""
+    def fn(p):
+        x = p[0, 0]
+        return -np.cos(2 * np.pi * x) - 3 * x, np.array([[-2 * np.pi * np.sin(2 * np.pi * x) + 3.0]])
+
+    x0 = np.array([[np.arcsin(3 / (2 * np.pi)) / (2 * np.pi)]])
+    # big pushes (0.72 Å) jump over the first saddle: the well is left beyond the second one
+    s = ArtnSettings(cluster_radius=0.0, init_step_size=0.1, increment_size=0.3, min_num_ksteps=1,
+                     check_second_eigen=False, dmax=1.0, force_th_saddle=1e-4, force_th_perp_sad=1e-5)
+    seed = next(k for k in range(100) if np.random.default_rng(k).uniform(-0.5, 0.5) > 0)   # kick towards +x
+    return fn, x0, s, seed
+
+
+def test_a_search_below_the_initial_energy_has_left_the_basin_and_stops():
+    """Steepest descent inside the initial basin only goes down, to E0: a point below E0 is outside
+    it, and no saddle found from there can be a positive barrier of the start.  Without the
+    check the search converges to the saddle 2.27 eV below E0 and is rejected at the end."""
+    fn, x0, s, seed = _tilted_washboard()
+    plain = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed),
+                        settings=s.replace(stop_below_initial=False), pbc=[False])
+    assert plain.reason == "non-positive barrier" and plain.barrier == pytest.approx(-2.27, abs=0.01)
+    stopped = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed),
+                          settings=s.replace(stop_below_initial=True), pbc=[False])
+    assert stopped.reason.startswith("left the initial basin") and not stopped.accepted
+    assert stopped.e_min_climb < 0 and stopped.force_calls < plain.force_calls
+    assert ArtnSettings().stop_below_initial
+
+
+def test_energy_check_keeps_the_vacancy_hop(vacancy, hop):
+    """The vacancy hop climbs from E0 to its saddle without going below E0: same event with the check."""
+    atoms, eng, x0, e0 = vacancy
+    assert hop.e_min_climb >= 0.0
+
+
+def test_a_shoulder_without_saddle_is_given_up_at_the_first_positive_curvature():
+    """E = x^2/2 - x^3/3 + 0.075 x^4: curvature negative on 0.76 < x < 1.46 but no stationary point
+    past the minimum (a shoulder), so no saddle.  The search leaves the well on the shoulder and,
+    as lammps-ARTn (eigen_th_fail), fails at the first positive curvature estimate."""
+    def fn(p):
+        x = p[0, 0]
+        return x * x / 2 - x ** 3 / 3 + 0.075 * x ** 4, np.array([[-(x - x * x + 0.3 * x ** 3)]])
+
+    s = ArtnSettings(cluster_radius=0.0, init_step_size=0.1, increment_size=0.1, eigen_th_well=-0.05,
+                     check_second_eigen=False)
+    seed = next(k for k in range(100) if np.random.default_rng(k).uniform(-0.5, 0.5) > 0)   # kick towards +x
+    x0 = np.zeros((1, 1))
+    runs = {}
+    for tolerated in (0, 5):
+        runs[tolerated] = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed), pbc=[False],
+                                      settings=s.replace(max_positive_eigen=tolerated))
+        assert runs[tolerated].reason.startswith("lost the negative curvature")
+    assert ArtnSettings().max_positive_eigen == 0
+    assert runs[0].saddle_iters == runs[5].saddle_iters - 5      # five more iterations on the slope
+
+
 # ----------------------------------------------------------------------------- run_labelling
 def _ids_next_to_vacancy(atoms, k):
     return [int(i) + 1 for i in _neighbours_of_origin(atoms)[:k]]

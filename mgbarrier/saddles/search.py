@@ -60,6 +60,7 @@ FAIL_CONVERGE = "did not converge to a saddle (max_activat_iter)"
 FAIL_EIGEN = "lost the negative curvature while converging (eigen_th_fail)"
 FAIL_CLOSE = "saddle too close to the initial minimum (disp_sad2min_thr)"
 FAIL_BARRIER = "non-positive barrier"
+FAIL_BELOW = "left the initial basin: energy below the initial minimum while converging"
 FAIL_LOCAL = "saddle not localised near the centre atom"
 FAIL_SECOND = "more than one negative curvature at the saddle"
 FAIL_BACK = "pushed back, the saddle does not relax to the initial minimum"
@@ -98,6 +99,9 @@ class SaddleResult:
     fin_dr: float = float("nan")    # |x_final - x_initial| (Å)
     n_move: int = 0                 # atoms moved more than atom_disp_thr in the final minimum
     n_cluster: int = 0              # atoms kicked
+    e_well: float = float("nan")    # E - E_initial where the harmonic well was left (eV)
+    dr_well: float = float("nan")   # |x - x_initial| there (Å)
+    e_min_climb: float = float("nan")  # lowest E - E_initial while converging to the saddle (eV)
     basin_steps: int = 0
     saddle_iters: int = 0
     force_calls: int = 0
@@ -233,12 +237,14 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         if it >= s.min_num_ksteps:
             lr = lanc(x, f, egvec, s.num_lancz_vec_h)
             lam, egvec = lr.eigenvalue, lr.eigenvector
-            say(f"basin {it}: E-E0 {e - e0:.4f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f}")
+            say(f"basin {it}: E-E0 {e - e0:.4f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f} "
+                f"calls {model.n_force_calls - calls0}")
             if lam < s.eigen_th_well:
                 left = True
                 break
         x = x + _clip(s.basin_factor * s.increment_size * h, dmax)
     res.calls_well = model.n_force_calls - calls0
+    res.e_well, res.dr_well = float(e - e0), float(np.linalg.norm(x - x0))
     if not left:
         raise _Stop(FAIL_WELL)
 
@@ -258,7 +264,13 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         if n_pos > s.max_positive_eigen:
             raise _Stop(FAIL_EIGEN)
         ftot = np.linalg.norm(f)
-        say(f"saddle {it}: E-E0 {e - e0:.5f} |F| {ftot:.5f} lambda {lam:.4f}")
+        res.e_min_climb = float(min(res.e_min_climb, e - e0)) if it else float(e - e0)
+        if s.stop_below_initial and e < e0:
+            # steepest descent from any point of the initial basin ends at x0 and lowers the energy
+            # all the way, so E < E_initial means the search has left that basin
+            raise _Stop(FAIL_BELOW)
+        say(f"saddle {it}: E-E0 {e - e0:.5f} |F| {ftot:.5f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f} "
+            f"calls {model.n_force_calls - calls0} rmax {_farthest_moved(x - x0, x0, c, cell, pbc):.2f}")
         if ftot < s.force_th_saddle and n_pos == 0:
             converged = True
             break
@@ -345,6 +357,12 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
             res.x_final = xf.copy()
     res.accepted = True
     res.reason = ACCEPTED
+
+
+def _farthest_moved(dx, x0, c, cell, pbc) -> float:
+    """Distance (Å) from the centre atom ``c`` to the most displaced atom of ``dx`` (in x0)."""
+    imax = int(np.argmax((dx * dx).sum(axis=1)))
+    return float(np.linalg.norm(mic_vectors((x0[imax] - x0[c])[None, :], cell, pbc)))
 
 
 def _max_atom_disp(d: np.ndarray) -> float:

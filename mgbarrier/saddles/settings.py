@@ -48,8 +48,9 @@ class ArtnSettings:
     # --- new minimum
     atom_disp_thr: float = 0.4           # an atom moved by more than this counts in nMove (Å)
     # --- ours
-    # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn: 0)
-    max_positive_eigen: int = 5
+    # (ours) fail after this many iterations in a row above eigen_th_fail (lammps-ARTn, and the
+    # default: 0, fail at the first; no accepted search of the Cu64Zr36 glass ever had one)
+    max_positive_eigen: int = 0
     # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
     lanczos_central: bool = False
     # (ours) force tolerance (eV/Å, max per atom) of the push-back / push-over minimisations
@@ -65,6 +66,9 @@ class ArtnSettings:
     # (ours) FIRE's velocity and time step carry over between the perpendicular relaxations of
     # successive iterations towards the saddle (lammps-ARTn restarts FIRE at each)
     fire_keep_state: bool = True
+    # (ours) stop converging as soon as the energy falls below the initial minimum's: such a point
+    # lies outside the initial basin (steepest descent inside it only goes down, to E_initial)
+    stop_below_initial: bool = True
 
     # ------------------------------------------------------------------ helpers
     @property
