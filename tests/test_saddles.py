@@ -317,8 +317,9 @@ def test_energy_check_keeps_the_vacancy_hop(vacancy, hop):
 
 def test_a_shoulder_without_saddle_is_given_up_at_the_first_positive_curvature():
     """E = x^2/2 - x^3/3 + 0.075 x^4: curvature negative on 0.76 < x < 1.46 but no stationary point
-    past the minimum (a shoulder), so no saddle.  The search leaves the well on the shoulder and,
-    as lammps-ARTn (eigen_th_fail), fails at the first positive curvature estimate."""
+    past the minimum (a shoulder), so no saddle.  The search leaves the well on the shoulder and
+    fails once the curvature estimate is positive more than max_positive_eigen times in a row
+    (lammps-ARTn's eigen_th_fail: at the first; default here: at the second)."""
     def fn(p):
         x = p[0, 0]
         return x * x / 2 - x ** 3 / 3 + 0.075 * x ** 4, np.array([[-(x - x * x + 0.3 * x ** 3)]])
@@ -328,12 +329,12 @@ def test_a_shoulder_without_saddle_is_given_up_at_the_first_positive_curvature()
     seed = next(k for k in range(100) if np.random.default_rng(k).uniform(-0.5, 0.5) > 0)   # kick towards +x
     x0 = np.zeros((1, 1))
     runs = {}
-    for tolerated in (0, 5):
+    for tolerated in (0, 1, 5):
         runs[tolerated] = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed), pbc=[False],
                                       settings=s.replace(max_positive_eigen=tolerated))
         assert runs[tolerated].reason.startswith("lost the negative curvature")
-    assert ArtnSettings().max_positive_eigen == 0
-    assert runs[0].saddle_iters == runs[5].saddle_iters - 5      # five more iterations on the slope
+    assert ArtnSettings().max_positive_eigen == 1                 # one noisy Lanczos estimate forgiven
+    assert runs[0].saddle_iters == runs[1].saddle_iters - 1 == runs[5].saddle_iters - 5
 
 
 # ----------------------------------------------------------------------------- run_labelling
