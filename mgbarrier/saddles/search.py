@@ -15,7 +15,10 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
    ``min(max_perp_moves_c, k + conv_perp_inc)`` steps, ``force_th_perp_sad``); converged when
    the force 2-norm is below ``force_th_saddle``; failed when the curvature rises above
    ``eigen_th_fail`` for more than ``max_positive_eigen`` iterations in a row (soft glasses
-   have curvatures near zero, where one Lanczos estimate may come out slightly positive).
+   have curvatures near zero, where one Lanczos estimate may come out slightly positive);
+   with ``stop_below_initial`` (ours, default) it also stops as soon as the energy is below
+   E_initial: steepest descent from a point of the initial basin lowers the energy all the way
+   to E_initial, so such a point has left that basin (on the glass no accepted search ever did).
    With ``fire_keep_state`` (ours, default) FIRE's velocity and time step carry over from
    one iteration's perpendicular relaxation to the next (projected perpendicular to the
    new eigenvector) instead of restarting from rest with its smallest time step.
