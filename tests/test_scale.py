@@ -267,3 +267,55 @@ def test_gpu_benchmark_runs_on_the_cpu_with_small_sizes(tiny_model_path, tmp_pat
     text = out.read_text()
     assert rc == 0, text
     assert "24,000" in text and "reproduces test0 to 1e-5 eV: yes" in text
+
+
+def test_uncut_periodic_axes_stay_periodic_and_halos_are_sorted_by_depth(big_glass):
+    """A (1, 2, 2) grid of a lower-triangular (LAMMPS-style) triclinic cell keeps axis 0 periodic:
+    no halo along it, every neighbour image still present, halo atoms sorted by depth (Å), and a
+    halo atom at depth d is at least d Å from every own atom."""
+    from mgbarrier.graphs.neighbours import neighbour_pairs
+    from mgbarrier.models.chunked import HALO_DEPTH
+
+    atoms = _triclinic(big_glass)
+    counts = np.bincount(neighbour_pairs(atoms, 7.0)[0], minlength=len(atoms))
+    seen = np.zeros(len(atoms), dtype=int)
+    for k, (own, cluster) in enumerate(domains(atoms, 7.0, (1, 2, 2))):
+        seen[own] += 1
+        assert list(cluster.pbc) == [True, False, False]
+        depth = cluster.arrays[HALO_DEPTH]
+        assert np.all(depth[:len(own)] == -1.0) and np.all(depth[len(own):] >= 0)
+        assert np.all(np.diff(depth[len(own):]) >= 0)
+        assert len(cluster) < 1.9 * len(own)  # halos along two axes only
+        if k == 0:
+            got = np.bincount(neighbour_pairs(cluster, 7.0)[0], minlength=len(cluster))[:len(own)]
+            assert np.array_equal(counts[own], got)
+            deep = np.flatnonzero(depth > 3.0)[:50]
+            mine = cluster.positions[:len(own)]
+            for i in deep:
+                # images along the periodic axis 0 count too
+                a0 = cluster.cell.array[0]
+                dist = np.minimum.reduce([np.linalg.norm(mine + s * a0 - cluster.positions[i], axis=1) for s in (-1, 0, 1)])
+                assert dist.min() >= depth[i] - 1e-6
+    assert np.all(seen == 1)
+
+
+def test_plan_prefers_slabs_that_keep_periodic_axes(big_glass):
+    from mgbarrier.models.chunked import keeps_periodic
+
+    cell = big_glass.cell.array
+    delta = 10.0 * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
+    grid = plan_grid(len(big_glass), delta, np.array([True] * 3), 18000, keeps_periodic(cell))
+    assert grid is not None and sorted(grid)[:2] == [1, 1]  # two whole periodic axes, one cut
+    assert plan_grid(len(big_glass), delta, np.array([True] * 3), 18000) != grid  # open clusters need more cuts
+
+
+def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
+    """Each layer computes fewer atoms than the one before (the outer halo drops out) and the
+    stitched prediction equals the whole one."""
+    from mgbarrier.models.chunked import domains as cut
+
+    own, cluster = next(iter(cut(big_glass, receptive_radius(tiny), (1, 1, 3))))
+    counts = tiny._layer_atoms(cluster)
+    assert counts[0] < len(cluster) and counts[-1] == len(own)
+    assert all(a > b for a, b in zip(counts[:-2], counts[1:-1]))
+    assert _compare(tiny, big_glass, 15000) <= TOL

@@ -160,34 +160,78 @@ def _frame(atoms: Atoms) -> Tuple[Atoms, np.ndarray, np.ndarray]:
     return ready, np.clip(frac, 0.0, np.nextafter(1.0, 0.0)), pbc
 
 
-def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int) -> Optional[Tuple[int, int, int]]:
+def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
+              keeps_periodic: Optional[Callable[[np.ndarray], bool]] = None) -> Optional[Tuple[int, int, int]]:
     """Domains per axis (m0, m1, m2) for ``n`` atoms, halo half-widths ``delta`` (3,) in
     fractional units, at most ``limit`` atoms per domain with halo; None when no cutting is needed.
+
+    ``keeps_periodic(whole)``: whether the clusters may stay periodic along the periodic axes
+    ``whole`` (3,) bool that are not cut (then those axes need no halo); default never.
     Raises :class:`MgBarrierError` when even the finest grid exceeds ``limit``."""
     if n <= limit:
         return None
     ms = np.arange(1, MAX_DOMAINS_PER_AXIS + 1, dtype=float)
-    fr = []
-    for k in range(3):
-        f = 1.0 / ms + 2.0 * delta[k]
-        fr.append(f if pbc[k] else np.minimum(f, 1.0))
-    size = n * fr[0][:, None, None] * fr[1][None, :, None] * fr[2][None, None, :]
-    count = ms[:, None, None] * ms[None, :, None] * ms[None, None, :]
-    ok = size <= SAFETY * limit
-    if not ok.any():
-        raise ValueError(float(size.min()))
-    total = np.where(ok, size * count, np.inf)
-    a, b, c = np.unravel_index(int(np.argmin(total)), total.shape)
-    return int(ms[a]), int(ms[b]), int(ms[c])
+    best, best_total = None, np.inf
+    for uncut in itertools.product((True, False), repeat=3):  # which axes are left whole (m = 1)
+        uncut = np.asarray(uncut)
+        whole = uncut & pbc
+        keep = bool(whole.any()) and keeps_periodic is not None and keeps_periodic(whole)
+        fr, counts = [], []
+        for k in range(3):
+            m = ms[:1] if uncut[k] else ms[1:]
+            f = 1.0 / m + 2.0 * delta[k]
+            if not pbc[k]:
+                f = np.minimum(f, 1.0)
+            elif uncut[k] and keep:
+                f = np.ones(1)
+            fr.append(f)
+            counts.append(m)
+        size = n * fr[0][:, None, None] * fr[1][None, :, None] * fr[2][None, None, :]
+        count = counts[0][:, None, None] * counts[1][None, :, None] * counts[2][None, None, :]
+        ok = size <= SAFETY * limit
+        if not ok.any():
+            continue
+        total = np.where(ok, size * count, np.inf)
+        a, b, c = np.unravel_index(int(np.argmin(total)), total.shape)
+        if total[a, b, c] < best_total:
+            best_total, best = total[a, b, c], (int(counts[0][a]), int(counts[1][b]), int(counts[2][c]))
+    if best is None:
+        smallest = n * np.prod([min(1.0, 1.0 / MAX_DOMAINS_PER_AXIS + 2.0 * d) if not p
+                                else 1.0 / MAX_DOMAINS_PER_AXIS + 2.0 * d for d, p in zip(delta, pbc)])
+        raise ValueError(float(smallest))
+    return best
+
+
+def keeps_periodic(cell: np.ndarray) -> Callable[[np.ndarray], bool]:
+    """For a wrapped cell (3, 3): may clusters stay periodic along the axes ``whole`` and open
+    along the others?  Needs the periodic cell vectors to have no component along the open
+    Cartesian axes (as :func:`mgbarrier.graphs.neighbours.neighbour_ready` requires)."""
+    def check(whole: np.ndarray) -> bool:
+        whole = np.asarray(whole, dtype=bool)
+        return bool(whole.all() or np.allclose(cell[whole][:, ~whole], 0.0, atol=1e-9))
+    return check
+
+
+#: ``Atoms.arrays`` key of a cluster: -1 for the domain's own atoms, else the halo atom's
+#: distance (Å) outside the domain (the largest over the cut axes, measured across the lattice
+#: planes).  A halo atom at depth d only influences own atoms through d Å of messages: a
+#: message-passing network computes layer k only on the atoms within (layers - k) x cutoff
+#: (:class:`mgbarrier.models.graph_network.GraphNetworkPredictor`).  Halo atoms come sorted by depth.
+HALO_DEPTH = "mgbarrier_halo_depth"
 
 
 def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int]):
-    """Yield ``(own, cluster)``: indices (n_own,) of a domain's atoms and the non-periodic
-    cluster Atoms whose first n_own atoms are those (in order), followed by the halo."""
+    """Yield ``(own, cluster)``: indices (n_own,) of a domain's atoms and the cluster Atoms whose
+    first n_own atoms are those (in order), followed by the halo sorted by depth
+    (``cluster.arrays[HALO_DEPTH]``).  The cluster is open along the cut axes and stays
+    periodic along periodic axes left whole (m = 1) where the cell allows it (:func:`keeps_periodic`)."""
     ready, frac, pbc = _frame(atoms)
     m = np.asarray(grid)
     recip = np.linalg.norm(np.linalg.inv(ready.cell.array).T, axis=1)  # |b_k|, 1/Å
     delta = radius * recip
+    whole = pbc & (m == 1)
+    if not (whole.any() and keeps_periodic(ready.cell.array)(whole)):
+        whole = np.zeros(3, dtype=bool)
     cell_of = np.minimum((frac * m).astype(np.int64), m - 1)
     flat = (cell_of[:, 0] * m[1] + cell_of[:, 1]) * m[2] + cell_of[:, 2]
     order = np.argsort(flat, kind="stable")
@@ -200,10 +244,14 @@ def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int]):
             continue
         idx = np.arange(len(atoms))
         shift = np.zeros((len(idx), 3))
+        depth = np.zeros(len(idx))
         for k, lo_cell in enumerate((a, b, c)):
-            lo, hi = lo_cell / m[k] - delta[k], (lo_cell + 1) / m[k] + delta[k]
+            if whole[k]:
+                continue
+            lo_dom, hi_dom = lo_cell / m[k], (lo_cell + 1) / m[k]
+            lo, hi = lo_dom - delta[k], hi_dom + delta[k]
             shifts = range(int(math.floor(lo)), int(math.floor(hi)) + 1) if pbc[k] else (0,)
-            keep_i, keep_s = [], []
+            keep_i, keep_s, keep_d = [], [], []
             for s in shifts:
                 x = frac[idx, k] + s
                 sel = (x >= lo) & (x < hi)
@@ -211,13 +259,19 @@ def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int]):
                 sh = shift[sel].copy()
                 sh[:, k] = s
                 keep_s.append(sh)
-            idx, shift = np.concatenate(keep_i), np.concatenate(keep_s)
+                outside = np.maximum(np.maximum(lo_dom - x[sel], x[sel] - hi_dom), 0.0) / recip[k]  # Å
+                keep_d.append(np.maximum(depth[sel], outside))
+            idx, shift, depth = np.concatenate(keep_i), np.concatenate(keep_s), np.concatenate(keep_d)
         mine = np.zeros(len(atoms), dtype=bool)
         mine[own] = True
         halo = ~(mine[idx] & ~shift.any(axis=1))
-        idx, shift = idx[halo], shift[halo]
+        idx, shift, depth = idx[halo], shift[halo], depth[halo]
+        by_depth = np.argsort(depth, kind="stable")
+        idx, shift, depth = idx[by_depth], shift[by_depth], depth[by_depth]
         cluster = Atoms(numbers=np.concatenate([numbers[own], numbers[idx]]),
-                        positions=np.concatenate([pos[own], pos[idx] + shift @ cell]), pbc=False)
+                        positions=np.concatenate([pos[own], pos[idx] + shift @ cell]),
+                        cell=cell if whole.any() else None, pbc=whole)
+        cluster.arrays[HALO_DEPTH] = np.concatenate([np.full(len(own), -1.0), depth])
         if source:
             cluster.info["source"] = source
         yield own, cluster
@@ -245,7 +299,7 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
     ready_cell = neighbour_ready(atoms, 0.0).cell.array
     recip = np.linalg.norm(np.linalg.inv(ready_cell).T, axis=1)
     try:
-        grid = plan_grid(n, radius * recip, np.asarray(atoms.pbc, dtype=bool), limit)
+        grid = plan_grid(n, radius * recip, np.asarray(atoms.pbc, dtype=bool), limit, keeps_periodic(ready_cell))
     except ValueError as exc:
         need = float(exc.args[0]) / SAFETY
         raise MgBarrierError(f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows "

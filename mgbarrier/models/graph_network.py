@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from ..graphs.inputs import model_graph
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
 from .card import format_card
-from .chunked import chunked
+from .chunked import HALO_DEPTH, chunked
 from .protocol import PredictorBase, check_device
 
 
@@ -91,11 +91,29 @@ class GraphNetworkPredictor(PredictorBase):
         source = atoms.info.get("source", "")
         validate_atoms(atoms, source)
         graph = model_graph(atoms, self.config, source)
-        return self.predict_graph(graph)
+        return self.predict_graph(graph, self._layer_atoms(atoms))
 
-    def predict_graph(self, graph) -> np.ndarray:
+    def _layer_atoms(self, atoms: Atoms) -> Optional[List[int]]:
+        """For a spatial domain's cluster (halo sorted by depth, :data:`HALO_DEPTH`) and a SymGNN:
+        how many leading atoms each layer must compute (those within (layers - k) x cutoff of the
+        domain, k = 1..layers) and, last, how many outputs are needed (the domain's own atoms).
+        None: compute everything."""
+        depth = atoms.arrays.get(HALO_DEPTH)
+        if depth is None or not isinstance(self.config, SymGNNConfig):
+            return None
+        layers = len(self.config.heads)
+        limits = [(layers - k) * self.cutoff for k in range(1, layers + 1)] + [-0.5]
+        return [int(np.searchsorted(depth, x, side="right")) for x in limits]
+
+    def predict_graph(self, graph, layer_atoms: Optional[List[int]] = None) -> np.ndarray:
+        """(N,) eV for a :class:`~mgbarrier.graphs.graph.Graph`; ``layer_atoms`` (SymGNN only, see
+        :meth:`SymGNN.forward`) leaves the outer halo of a spatial domain out of the later layers
+        (the outputs past its last entry are then not meaningful)."""
         with self._lock, torch.no_grad():
-            out = self.net(graph.to(self.device))
+            if layer_atoms is None:
+                out = self.net(graph.to(self.device))
+            else:
+                out = self.net(graph.to(self.device), layer_atoms=layer_atoms)
         return out.double().cpu().numpy() * self.label_std + self.label_mean
 
     def describe(self) -> str:

@@ -24,7 +24,7 @@ structure, so that the training embeddings are unbiased samples of the ``haar`` 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -213,50 +213,117 @@ class SymGNN(nn.Module):
     #: the same values as the autograd path to float rounding (tests/test_inference_path.py)
     inference_edge_chunk = 1 << 15
 
-    def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    #: inference: node-level work (norms, projections, updates, read-out) in blocks of this many
+    #: atoms, so that its temporaries stay in cache whatever the structure size
+    inference_node_block = 1 << 13
+
+    def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None,
+                layer_atoms: Optional[Sequence[int]] = None) -> torch.Tensor:
         """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
-        every message (GNNExplainer)."""
-        fast = not torch.is_grad_enabled() and g.num_edges > 0
-        if fast:
-            g, edge_mask = _sorted_by_center(g, edge_mask)
-            slices = _atom_aligned_slices(g.center, self.inference_edge_chunk)
-            e = torch.empty(g.num_edges, self.cfg.edge_hidden, dtype=g.vec.dtype, device=g.vec.device)
-            for s in slices:  # filled in place: no second copy of the (E, edge_hidden) states
-                e[s] = self.edge_embedding(g.vec[s])
-            blocks = [(int(g.center[s.start]), int(g.center[s.stop - 1]) + 1) for s in slices]
-            longest = max(s.stop - s.start for s in slices)
-            edge_index = torch.arange(longest, device=g.center.device)  # shared by the slices
-            ones = torch.ones(longest, dtype=g.vec.dtype, device=g.center.device)
-            sorted_edges = [SortedEdges(g.center[s] - lo, g.neighbor[s], hi - lo, g.num_nodes, edge_index, ones)
-                            for (lo, hi), s in zip(blocks, slices)]
-        else:
-            slices = [slice(0, g.num_edges)]
-            e = self.edge_embedding(g.vec)
+        every message (GNNExplainer).
+
+        In eval mode without gradients this runs :meth:`_forward_inference` (the same function, computed in
+        slices; tests/test_inference_path.py).  ``layer_atoms`` (inference only; layers + 1
+        non-increasing counts): layer k computes only atoms 0..layer_atoms[k]-1 (or a few more)
+        and only the first layer_atoms[-1] outputs are meaningful.  For a spatial domain's
+        cluster with its halo sorted by depth, atoms within (layers - k) x cutoff of the domain
+        suffice for layer k, so the outer halo drops out of the later layers
+        (:mod:`mgbarrier.models.chunked`)."""
+        if not torch.is_grad_enabled() and not self.training and g.num_edges > 0:
+            return self._forward_inference(g, edge_mask, layer_atoms)
+        if layer_atoms is not None:
+            raise ValueError("layer_atoms needs inference mode (eval, no gradients)")
+        e = self.edge_embedding(g.vec)
+        h = self._initial_states(g)
+        weight = self.edge_weights(g, edge_mask)
+        states = [h]
+        for k, layer in enumerate(self.layers):
+            hn = self.node_norms[k](h)
+            m, f = layer.propagate(layer.project(hn), self.edge_norms[k](e), g.center, g.neighbor, weight,
+                                   h.shape[0])
+            e = e + self.drop(self.edge_updates[k](f))
+            h = h + self.drop(self.node_updates[k](torch.cat([hn, self.message_scales[k](m)], dim=1)))
+            states.append(h)
+        return self.decoder(torch.cat(states, dim=1)).squeeze(1)
+
+    def _initial_states(self, g: Graph) -> torch.Tensor:
+        """(N, hidden) node states before the first layer."""
         h = self.species_embedding(g.species)
         if self.cfg.node_features != "species":
             if g.node_attr is None:
                 raise ValueError("this model needs per-atom input features (graph.node_attr)")
             h = h + self.node_input(self.node_scale(g.node_attr))
+        return h
+
+    def _forward_inference(self, g: Graph, edge_mask: Optional[torch.Tensor],
+                           layer_atoms: Optional[Sequence[int]]) -> torch.Tensor:
+        """:meth:`forward` without autograd, in bounded memory: edges sorted by centre in
+        atom-aligned slices (:meth:`EGATLayer.propagate_inference`), node-level work in row
+        blocks, node states updated in place and the read-out's first linear layer summed
+        layer by layer (no (N, hidden x (layers + 1)) concatenation)."""
+        n_layers = len(self.layers)
+        if layer_atoms is not None and len(layer_atoms) != n_layers + 1:
+            raise ValueError("layer_atoms needs layers + 1 counts")
+        g, edge_mask = _sorted_by_center(g, edge_mask)
+        n = g.num_nodes
+        if layer_atoms is not None:  # edges of centres no layer computes are never read
+            keep = int(torch.searchsorted(g.center, torch.tensor(layer_atoms[0], dtype=g.center.dtype)))
+            g = Graph(g.species, g.center[:keep], g.neighbor[:keep], g.vec[:keep], g.node_attr)
+            edge_mask = None if edge_mask is None else edge_mask[:keep]
+        limits = [n] * (n_layers + 1) if layer_atoms is None else [min(n, int(x)) for x in layer_atoms]
+        slices = _atom_aligned_slices(g.center, self.inference_edge_chunk) if g.num_edges else []
+        e = torch.empty(g.num_edges, self.cfg.edge_hidden, dtype=g.vec.dtype, device=g.vec.device)
+        for s in slices:  # filled in place: no second copy of the (E, edge_hidden) states
+            e[s] = self.edge_embedding(g.vec[s])
+        blocks = [(int(g.center[s.start]), int(g.center[s.stop - 1]) + 1) for s in slices]
+        longest = max([s.stop - s.start for s in slices] + [1])
+        edge_index = torch.arange(longest, device=g.center.device)  # shared by the slices
+        ones = torch.ones(longest, dtype=g.vec.dtype, device=g.center.device)
+        sorted_edges = [SortedEdges(g.center[s] - lo, g.neighbor[s], hi - lo, n, edge_index, ones)
+                        for (lo, hi), s in zip(blocks, slices)]
         weight = self.edge_weights(g, edge_mask)
-        states = [h]
+        h = self._initial_states(g)
+        read = self.decoder[0]  # Linear(hidden * (layers + 1) -> hidden): one column block per state
+        width = self.cfg.hidden
+        rows_all = self._row_blocks(n)
+        z = torch.empty(n, read.out_features, dtype=h.dtype, device=h.device)
+        for r in rows_all:
+            z[r] = torch.addmm(read.bias, h[r], read.weight[:, :width].t())
         for k, layer in enumerate(self.layers):
-            hn = self.node_norms[k](h)
-            proj = layer.project(hn)
-            if fast:  # each slice holds all edges of atoms lo..hi: sums into those rows only
-                m = torch.empty_like(hn)
-                for (lo, hi), sl, edges in zip(blocks, slices, sorted_edges):
-                    block = (proj[0][lo:hi], proj[1], proj[2])
-                    m[lo:hi], f = layer.propagate_inference(block, self.edge_norms[k](e[sl]), edges, weight[sl])
-                    if k + 1 < len(self.layers):  # the last layer's new edge states are never read
-                        update = self.edge_updates[k]
-                        e[sl].addmm_(f, update.weight.t()).add_(update.bias)
-                m[_atoms_without_edges(g)] = 0.0
-            else:
-                m, f = layer.propagate(proj, self.edge_norms[k](e), g.center, g.neighbor, weight, h.shape[0])
-                e = e + self.drop(self.edge_updates[k](f))
-            h = h + self.drop(self.node_updates[k](torch.cat([hn, self.message_scales[k](m)], dim=1)))
-            states.append(h)
-        return self.decoder(torch.cat(states, dim=1)).squeeze(1)
+            hn = torch.empty_like(h)
+            proj = tuple(torch.empty(n, lin.out_features, dtype=h.dtype, device=h.device)
+                         for lin in (layer.proj_center, layer.proj_neighbor, layer.proj_message))
+            lins = (layer.proj_center, layer.proj_neighbor, layer.proj_message)  # no biases
+            for r in rows_all:
+                hn[r] = self.node_norms[k](h[r])
+                for out, lin in zip(proj, lins):
+                    torch.mm(hn[r], lin.weight.t(), out=out[r])
+            m = torch.zeros_like(hn)
+            covered = 0
+            for (lo, hi), sl, edges in zip(blocks, slices, sorted_edges):
+                if lo >= limits[k]:
+                    break  # the rest of the halo does not reach the domain any more
+                block = (proj[0][lo:hi], proj[1], proj[2])
+                m[lo:hi], f = layer.propagate_inference(block, self.edge_norms[k](e[sl]), edges, weight[sl])
+                if k + 1 < n_layers:  # the last layer's new edge states are never read
+                    update = self.edge_updates[k]
+                    e[sl].addmm_(f, update.weight.t()).add_(update.bias)
+                covered = hi
+            covered = max(covered, limits[k])  # atoms without edges up to the limit: m = 0
+            w = read.weight[:, (k + 1) * width:(k + 2) * width].t()
+            for r in self._row_blocks(covered):
+                h[r] += self.node_updates[k](torch.cat([hn[r], self.message_scales[k](m[r])], dim=1))
+                z[r].addmm_(h[r], w)
+            del hn, proj, m
+        out = torch.full((n,), float("nan"), dtype=h.dtype, device=h.device)
+        tail = self.decoder[1:]
+        for r in self._row_blocks(limits[-1]):
+            out[r] = tail(z[r]).squeeze(1)
+        return out
+
+    def _row_blocks(self, n: int) -> List[slice]:
+        step = self.inference_node_block
+        return [slice(a, min(a + step, n)) for a in range(0, n, step)]
 
     @torch.no_grad()
     def calibrate(self, g: Graph) -> None:
@@ -281,13 +348,6 @@ def _sorted_by_center(g: Graph, edge_mask: Optional[torch.Tensor]):
     order = torch.argsort(g.center, stable=True)
     sg = Graph(g.species, g.center[order], g.neighbor[order], g.vec[order], g.node_attr)
     return sg, None if edge_mask is None else edge_mask[order]
-
-
-def _atoms_without_edges(g: Graph) -> torch.Tensor:
-    """(N,) bool: atoms that are no edge's centre (no neighbour within the cutoff)."""
-    has = torch.zeros(g.num_nodes, dtype=torch.bool, device=g.center.device)
-    has[g.center] = True
-    return ~has
 
 
 def _atom_aligned_slices(center: torch.Tensor, chunk: int) -> List[slice]:
