@@ -59,7 +59,7 @@ def test_sorted_edges_sums_equal_scatter_sums():
     rng = np.random.default_rng(0)
     center = torch.as_tensor(np.sort(rng.integers(0, 50, 400)))  # some centres have no edge
     neighbor = torch.as_tensor(rng.integers(0, 80, 400))
-    edges = SortedEdges(center, neighbor, 50, 80)
+    edges = SortedEdges(center, neighbor, 50)
     a = torch.rand(400)
     x = torch.randn(400, 6)
     y = torch.randn(80, 6)

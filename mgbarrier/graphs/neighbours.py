@@ -59,6 +59,13 @@ def check_work(atoms: Atoms, cutoff: float, source: str = "") -> None:
                                  f"limit {MAX_DENSITY}): denser than any solid (wrong box or units?)")
 
 
+def mixed_periodicity_ok(cell: np.ndarray, pbc: np.ndarray) -> bool:
+    """Whether a cell (3, 3) may be periodic along ``pbc`` (3,) bool and open along the other
+    axes: the periodic cell vectors must have no component along the open Cartesian axes."""
+    pbc = np.asarray(pbc, dtype=bool)
+    return bool(pbc.all() or not pbc.any() or np.allclose(np.asarray(cell)[pbc][:, ~pbc], 0))
+
+
 def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
     """A light copy matscipy can handle: wrapped into the cell, non-periodic axes padded
     orthogonally by ``cutoff`` + 0.5 Å around the atoms."""
@@ -68,7 +75,7 @@ def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
         out = Atoms(numbers=atoms.numbers, positions=pos, cell=atoms.cell, pbc=True)
         out.wrap(eps=0.0)
         return out
-    if pbc.any() and not np.allclose(atoms.cell.array[pbc][:, ~pbc], 0):
+    if not mixed_periodicity_ok(atoms.cell.array, pbc):
         raise MgBarrierError("mixed periodicity needs the non-periodic axes orthogonal to the periodic ones")
     cell = atoms.cell.array.copy()
     lo = pos.min(axis=0)

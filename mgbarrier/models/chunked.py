@@ -37,7 +37,7 @@ from ase import Atoms
 
 from ..errors import MgBarrierError
 from ..graphs.checks import parts_of_validated, validate_atoms
-from ..graphs.neighbours import neighbour_ready
+from ..graphs.neighbours import mixed_periodicity_ok, neighbour_ready
 
 #: default memory budget of one prediction (GB)
 DEFAULT_MAX_MEMORY_GB = 4.0
@@ -204,12 +204,9 @@ def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
 
 def keeps_periodic(cell: np.ndarray) -> Callable[[np.ndarray], bool]:
     """For a wrapped cell (3, 3): may clusters stay periodic along the axes ``whole`` and open
-    along the others?  Needs the periodic cell vectors to have no component along the open
-    Cartesian axes (as :func:`mgbarrier.graphs.neighbours.neighbour_ready` requires)."""
-    def check(whole: np.ndarray) -> bool:
-        whole = np.asarray(whole, dtype=bool)
-        return bool(whole.all() or np.allclose(cell[whole][:, ~whole], 0.0, atol=1e-9))
-    return check
+    along the others?  (:func:`mgbarrier.graphs.neighbours.mixed_periodicity_ok`, the condition
+    the neighbour list itself needs.)"""
+    return functools.partial(mixed_periodicity_ok, cell)
 
 
 #: ``Atoms.arrays`` key of a cluster: -1 for the domain's own atoms, else the halo atom's

@@ -175,12 +175,12 @@ class SortedEdges:
 
     ``rows`` (N + 1,) int64 row pointers (the edges of centre i are rows[i]:rows[i+1]),
     ``counts`` (N,) edges per centre, ``neighbor`` (E,) int64 indices of the other end, into
-    any node array (``num_columns`` rows).  The sums are sparse matrix products: no (E, D) scatter.
+    any node array.  The sums are sparse matrix products: no (E, D) scatter.
     """
 
-    def __init__(self, center: torch.Tensor, neighbor: torch.Tensor, num_nodes: int, num_columns: int,
+    def __init__(self, center: torch.Tensor, neighbor: torch.Tensor, num_nodes: int,
                  edge_index: Optional[torch.Tensor] = None, ones: Optional[torch.Tensor] = None):
-        self.num_nodes, self.num_columns = int(num_nodes), int(num_columns)
+        self.num_nodes = int(num_nodes)
         self.num_edges = int(center.shape[0])
         self.counts = torch.bincount(center, minlength=self.num_nodes)
         self.rows = torch.zeros(self.num_nodes + 1, dtype=torch.int64, device=center.device)
@@ -210,7 +210,7 @@ class SortedEdges:
         return self._csr(a, self._edge_index, self.num_edges) @ x
 
     def gather_sum(self, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """(E,), (num_columns, D) -> (N, D): Σ over centre i's edges e of a_e y[neighbor_e]."""
+        """(E,), (M, D) -> (N, D): Σ over centre i's edges e of a_e y[neighbor_e]."""
         return self._csr(a, self._local, len(self._columns)) @ y.index_select(0, self._columns)
 
 
@@ -305,11 +305,7 @@ class EGATLayer(nn.Module):
 
     def _attn_matrix(self) -> torch.Tensor:
         """(De, H) block-diagonal: ``f @ A`` equals the per-head dot products with ``attn``."""
-        h, dh = self.heads, self.edge_dim // self.heads
-        a = torch.zeros(self.edge_dim, h, dtype=self.attn.dtype, device=self.attn.device)
-        for k in range(h):
-            a[k * dh:(k + 1) * dh, k] = self.attn[k].detach()
-        return a
+        return torch.block_diag(*self.attn.detach().unsqueeze(-1))
 
     def forward(self, h: torch.Tensor, e: torch.Tensor, center: torch.Tensor, neighbor: torch.Tensor,
                 weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -279,7 +279,7 @@ class SymGNN(nn.Module):
         longest = max([s.stop - s.start for s in slices] + [1])
         edge_index = torch.arange(longest, device=g.center.device)  # shared by the slices
         ones = torch.ones(longest, dtype=g.vec.dtype, device=g.center.device)
-        sorted_edges = [SortedEdges(g.center[s] - lo, g.neighbor[s], hi - lo, n, edge_index, ones)
+        sorted_edges = [SortedEdges(g.center[s] - lo, g.neighbor[s], hi - lo, edge_index, ones)
                         for (lo, hi), s in zip(blocks, slices)]
         weight = self.edge_weights(g, edge_mask)
         h = self._initial_states(g)

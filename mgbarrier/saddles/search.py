@@ -326,6 +326,14 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
     def is_initial(xm, em):
         return _max_atom_disp(xm - x0) <= s.max_disp_tol and abs(em - e0) <= s.max_ener_tol
 
+    def record_final(xf, efin) -> None:  # Efinal, dr and nMove of log.event
+        res.e_final = float(efin)
+        dfin = xf - x0
+        res.fin_dr = float(np.linalg.norm(dfin))
+        res.n_move = int(np.sum(np.sqrt((dfin * dfin).sum(axis=1)) > s.atom_disp_thr))
+        if keep:
+            res.x_final = xf.copy()
+
     xb, eb = _relax_pushed(model, ef, x - sign * s.push_over_saddle * egvec, s)
     back_ok = is_initial(xb, eb)
     if not back_ok and s.flag_push_back == 0:
@@ -335,12 +343,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         if not back_ok and is_initial(xf, efin):
             # the eigenvector's sign relative to x - x0 was misleading: the other side is the start
             xb, eb, xf, efin, back_ok = xf, efin, xb, eb, True
-    res.e_final = float(efin)
-    dfin = xf - x0
-    res.fin_dr = float(np.linalg.norm(dfin))
-    res.n_move = int(np.sum(np.sqrt((dfin * dfin).sum(axis=1)) > s.atom_disp_thr))
-    if keep:
-        res.x_final = xf.copy()
+    record_final(xf, efin)
     if s.flag_push_back and not back_ok:
         say(f"push back: max atom displacement {_max_atom_disp(xb - x0):.3f}, E-E0 {eb - e0:.4f}")
         raise _Stop(FAIL_BACK)
@@ -352,12 +355,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
         xf, efin = _relax(model, ef, xf, s, fmax=s.min_fmax_final)
         if is_initial(xf, efin):
             raise _Stop(FAIL_OVER)
-        res.e_final = float(efin)
-        dfin = xf - x0
-        res.fin_dr = float(np.linalg.norm(dfin))
-        res.n_move = int(np.sum(np.sqrt((dfin * dfin).sum(axis=1)) > s.atom_disp_thr))
-        if keep:
-            res.x_final = xf.copy()
+        record_final(xf, efin)
     res.accepted = True
     res.reason = ACCEPTED
 
