@@ -93,6 +93,8 @@ def receptive_radius(model) -> float:
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
         return max(receptive_radius(m) for m in model.members)
+    if kind == "mesoscale":
+        return receptive_radius(model.members[0]) + float(model.kernel_cutoff)
     cfg = getattr(model, "config", None)
     if cfg is not None and not isinstance(cfg, dict) and hasattr(cfg, "cutoff") \
             and (hasattr(cfg, "heads") or hasattr(cfg, "layers")):  # every message-passing network kind
@@ -126,6 +128,9 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
         return max(bytes_per_atom(m, density) for m in model.members)
+    if kind == "mesoscale":  # kernel pairs: i, j (int64), distance and weight (float64), gathered values
+        pairs = density * 4.0 / 3.0 * math.pi * float(model.kernel_cutoff) ** 3
+        return max(bytes_per_atom(model.members[0], density), 200.0 + 48.0 * pairs)
     cfg = getattr(model, "config", None)
     if cfg is not None and not isinstance(cfg, dict) and hasattr(cfg, "cutoff"):  # graph networks
         edges = density * 4.0 / 3.0 * math.pi * float(cfg.cutoff) ** 3

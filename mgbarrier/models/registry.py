@@ -41,7 +41,10 @@ KINDS: Dict[str, str] = {
     "equivariant": "mgbarrier.models.graph_network:GraphNetworkPredictor",
     "descriptor": "mgbarrier.models.descriptor:DescriptorPredictor",
     "ensemble": "mgbarrier.models.ensemble:EnsemblePredictor",
+    "mesoscale": "mgbarrier.models.mesoscale:MesoscalePredictor",
 }
+#: how deep model files may nest (a mesoscale read-out over an ensemble of single models: 3)
+MAX_NESTING = 3
 
 
 def default_model_name() -> str:
@@ -80,12 +83,13 @@ def predictor_class(kind: object, where: Union[str, Path] = ""):
 
 
 def predictor_from_checkpoint(ckpt: dict, path: Union[str, Path], *, device: str = "cpu",
-                              n_transforms: Optional[int] = None):
+                              n_transforms: Optional[int] = None, _depth: int = 1):
     """A predictor from an already loaded checkpoint dict.
 
-    A kind whose class says ``holds_members = True`` (an ensemble) gets its embedded member
-    checkpoints (``ckpt["members"]``) loaded here first and passed as ``members=``; members
-    may not themselves hold members."""
+    A kind whose class says ``holds_members = True`` (an ensemble, a mesoscale read-out) gets
+    its embedded member checkpoints (``ckpt["members"]``) loaded here first and passed as
+    ``members=``; files nest at most :data:`MAX_NESTING` deep, and an ensemble's members are
+    single models."""
     kind = ckpt.get("kind")
     cls = predictor_class(kind, path)
     extra = {}
@@ -96,9 +100,12 @@ def predictor_from_checkpoint(ckpt: dict, path: Union[str, Path], *, device: str
         members = []
         for k, m in enumerate(raw):
             where = f"{path}#member{k}"
-            if not isinstance(m, dict) or getattr(predictor_class(m.get("kind"), where), "holds_members", False):
-                raise MgBarrierError(f"{where}: a member must be a single model (kind {m.get('kind')!r})")
-            members.append(predictor_from_checkpoint(m, where, device=device, n_transforms=n_transforms))
+            nested = isinstance(m, dict) and getattr(predictor_class(m.get("kind"), where), "holds_members", False)
+            if not isinstance(m, dict) or (nested and (kind == "ensemble" or _depth + 1 >= MAX_NESTING)):
+                raise MgBarrierError(f"{where}: a member of a {kind} file must be a single model "
+                                     f"(kind {m.get('kind') if isinstance(m, dict) else type(m).__name__!r})")
+            members.append(predictor_from_checkpoint(m, where, device=device, n_transforms=n_transforms,
+                                                     _depth=_depth + 1))
         extra["members"] = members
     return cls(ckpt, Path(path), device=device, n_transforms=n_transforms, **extra)
 

@@ -11,11 +11,16 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
+
+# torch warns once per process that sparse CSR tensors are "in beta"; the inference path uses
+# only CSR x dense products, covered by tests/test_inference_path.py, so users need not see it
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
 
 # Gauss-Legendre nodes for the von Mises CDF (exact enough for kappa <= KAPPA_MAX)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(48)
