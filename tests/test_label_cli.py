@@ -79,3 +79,19 @@ def test_structure_far_from_a_minimum_is_refused_without_minimize(tmp_path, caps
     rc = main(["label", str(f), *POTENTIAL, "--atoms", str(near[0]), "-o", str(tmp_path / "run"), "-q"])
     err = capsys.readouterr().err
     assert rc == 2 and "force" in err and not (tmp_path / "run").exists()
+
+
+def test_local_radius_option_runs_in_a_local_force_region(tmp_path, capsys):
+    import json
+
+    f, near = _vacancy_file(tmp_path)
+    run = tmp_path / "run"
+    assert main(["label", str(f), *POTENTIAL, "--atoms", str(near[0]), "--searches", "1", "-o", str(run),
+                 "--minimize", "--local-radius", "5", "-q"]) == 0
+    rec = json.loads((run / "searches.jsonl").read_text().splitlines()[0])
+    assert 0 < rec["n_free"] < rec["n_region"] == 107
+    assert json.loads((run / "run.json").read_text())["settings"]["local_force_radius"] == 5.0
+    assert main(["label", str(f), *POTENTIAL, "--atoms", str(near[0]), "-o", str(tmp_path / "r2"), "--minimize",
+                 "--local-radius", "2", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "local_force_radius" in err[0] and not (tmp_path / "r2").exists()

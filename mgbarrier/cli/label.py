@@ -37,6 +37,10 @@ def register(sub) -> None:
     p.add_argument("--minimize-fmax", type=positive_float, default=1e-3, help="eV/Å for --minimize (default 1e-3)")
     p.add_argument("--settings", default=None, metavar="LOG_ARTN",
                    help="take the ARTn parameters from a lammps-ARTn log.artn file (default: its usual values)")
+    p.add_argument("--local-radius", type=positive_float, default=None, metavar="R_FREE",
+                   help="local force region (Å): only the atoms within R_FREE of the centre move, and the forces "
+                        "come from the atoms within R_FREE + 2 cut-offs (exact for those; ARTn setting "
+                        "local_force_radius; default: all atoms move)")
     p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr (default: from the file)")
     p.add_argument("--frame", type=nonnegative_int, default=0, help="frame of a multi-frame file (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
@@ -59,6 +63,8 @@ def run(args) -> int:
         raise MgBarrierError("label needs a potential: --pair-style eam/fs --pair-coeff '* * CuZr_mm.eam.fs Cu Zr' "
                              "(or --potential FILE)")
     settings = ArtnSettings.from_artn_log(args.settings) if args.settings else None
+    if args.local_radius is not None:
+        settings = (settings or ArtnSettings()).replace(local_force_radius=args.local_radius)
     if args.minimize:
         from ..md import quench
 

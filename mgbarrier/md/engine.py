@@ -127,7 +127,13 @@ None: LAMMPS' default, 2 Å in metal units); a ``neighbor`` command among the po
         self._pbc = pbc.astype(float)
         self._h_inv = np.linalg.inv(self._h)
         self._ready = False
-        # local index -> index in the ase order (serial, atom sorting off: fixed for the run)
+        self._species = list(species)
+        self._cell, self._pbc_bool = atoms.cell.array.copy(), pbc.copy()
+        self._skin = next((float(c.split()[1]) for c in potential.extra if c.split()[:1] == ["neighbor"]),
+                          None if skin is None else float(skin))
+        self._frozen_fix = False
+        self._cutoff: Optional[float] = None
+        # local index -> index in the ase order (serial, atom sorting off: fixed until replace_atoms)
         self._index = np.asarray(self._extract("id"), dtype=np.int64) - 1
 
     # -- LAMMPS arrays ---------------------------------------------------------------
@@ -213,6 +219,74 @@ None: LAMMPS' default, 2 Å in metal units); a ``neighbor`` command among the po
             self._ready = False
             energy, fnow = self._energy_fmax()
         return self._unwrapped_positions(), energy, fnow, fnow <= fmax
+
+    def replace_atoms(self, atoms: Atoms) -> None:
+        """Put the atoms of ``atoms`` in place of the current ones (same cell and pbc as the
+        engine's; the potential, its tables and the box stay), e.g. the force sub-system of a
+        local saddle search.  Frozen atoms (:meth:`set_frozen`) are released.  Costs about one
+        LAMMPS set-up (~30 ms for 2,000 EAM atoms): the next force call runs ``run 0``."""
+        if not np.allclose(atoms.cell.array, self._cell, rtol=0.0, atol=1e-9) or \
+                not np.array_equal(np.asarray(atoms.pbc, dtype=bool), self._pbc_bool):
+            raise MgBarrierError("LammpsEngine.replace_atoms: the new atoms must have the engine's cell and pbc")
+        symbols = atoms.get_chemical_symbols()
+        missing = sorted(set(symbols) - set(self._species))
+        if missing or len(atoms) == 0:
+            raise MgBarrierError(f"LammpsEngine.replace_atoms: no atoms, or species {', '.join(missing)} "
+                                 f"not in the potential ({', '.join(self._species)})")
+        self.set_frozen(None, None)
+        n = len(atoms)
+        types = np.array([self._species.index(s) + 1 for s in symbols], dtype=np.int64)
+        self._lmp.command("delete_atoms group all")
+        x = (np.asarray(atoms.positions, dtype=float) @ self._q).ravel()
+        self._lmp.create_atoms(n, np.arange(1, n + 1), types, x, shrinkexceed=True)
+        if int(self._lmp.get_natoms()) != n:
+            raise MgBarrierError(f"LammpsEngine.replace_atoms: LAMMPS kept {int(self._lmp.get_natoms())} of {n} atoms")
+        self.natoms = n
+        self._index = np.asarray(self._extract("id"), dtype=np.int64) - 1
+        self._ready = False
+
+    def set_frozen(self, first_frozen: Optional[int], first_outer: Optional[int] = None) -> None:
+        """Freeze the atoms from index ``first_frozen`` on (ase order; None: none): their forces
+        read zero and the minimisers do not move them (LAMMPS ``fix setforce 0 0 0``).  Pair
+        terms between two atoms from index ``first_outer`` on are dropped (``neigh_modify exclude``;
+        None: none): the forces on the other atoms stay exact, those on the outer atoms are wrong
+        (freeze them too).  The energy is then exact up to a constant as long as only atoms before
+        ``first_outer`` that have all their neighbours before ``first_outer`` move."""
+        cmds = ["neigh_modify exclude none"]
+        if not self._frozen_fix:
+            cmds += ["group mgb_frozen empty", "group mgb_outer empty",
+                     "fix mgb_freeze mgb_frozen setforce 0.0 0.0 0.0"]
+            self._frozen_fix = True
+        cmds += ["group mgb_frozen clear", "group mgb_outer clear"]
+        if first_frozen is not None and first_frozen < self.natoms:
+            cmds.append(f"group mgb_frozen id > {int(first_frozen)}")      # ids are ase index + 1
+        if first_outer is not None and first_outer < self.natoms:
+            cmds += [f"group mgb_outer id > {int(first_outer)}", "neigh_modify exclude group mgb_outer mgb_outer"]
+        self._lmp.commands_list(cmds)
+        self._ready = False
+
+    @property
+    def cutoff(self) -> float:
+        """The potential's force cut-off (Å): LAMMPS' communication cut-off less the neighbour skin."""
+        if self._cutoff is None:
+            import os
+            import tempfile
+
+            if not self._ready:
+                self._lmp.command("run 0 post no")
+                self._ready = True
+            fd, path = tempfile.mkstemp(prefix="mgb_info_", suffix=".txt")
+            os.close(fd)
+            try:
+                self._lmp.command(f"info communication out overwrite {path}")
+                text = open(path).read()
+            finally:
+                os.unlink(path)
+            comm = next((float(ln.split("=")[1]) for ln in text.splitlines() if "Communication cutoff" in ln), None)
+            if comm is None:
+                raise MgBarrierError("LammpsEngine: cannot read the cut-off from LAMMPS' info output")
+            self._cutoff = comm - (self._skin if self._skin is not None else 2.0)
+        return self._cutoff
 
     def close(self) -> None:
         """Free the LAMMPS instance (idempotent)."""

@@ -144,12 +144,30 @@ def _engine_for(payload: dict):
         from ..md import LammpsEngine, Potential
 
         close_engines()                     # one structure per process at a time
-        atoms = Atoms(numbers=payload["numbers"], positions=payload["positions"], cell=payload["cell"],
-                      pbc=payload["pbc"])
+        atoms = _payload_atoms(payload)
         eng = LammpsEngine(atoms, Potential.from_dict(payload["potential"]))
         e0, _ = eng.energy_forces(atoms.positions)
         hit = _ENGINES[key] = (eng, atoms.positions.copy(), float(e0))
     return hit
+
+
+def _region_engine_for(payload: dict):
+    """This process's second LAMMPS engine, whose atoms each local search replaces by its force
+    sub-system (the first keeps the whole structure); created once per structure."""
+    key = payload["key"] + ":region"
+    hit = _ENGINES.get(key)
+    if hit is None:
+        eng = _engine_for(payload)[0]
+        from ..md import LammpsEngine
+
+        atoms = _payload_atoms(payload)
+        region = LammpsEngine(atoms, eng.potential)
+        hit = _ENGINES[key] = (region, atoms, eng.cutoff)
+    return hit
+
+
+def _payload_atoms(payload: dict) -> Atoms:
+    return Atoms(numbers=payload["numbers"], positions=payload["positions"], cell=payload["cell"], pbc=payload["pbc"])
 
 
 def close_engines() -> None:
@@ -163,8 +181,16 @@ def run_search_task(payload: dict, atom_id: int, search: int, seed: int) -> dict
     eng, x0, e0 = _engine_for(payload)
     index = payload["index_of"][int(atom_id)]
     settings = ArtnSettings.from_dict(payload["settings"])
-    res = artn_search(eng, x0, index, rng=np.random.default_rng(seed), settings=settings, e0=e0,
-                      cell=np.asarray(payload["cell"]), pbc=np.asarray(payload["pbc"]))
+    rng = np.random.default_rng(seed)
+    if settings.local_force_radius > 0:
+        from .local import local_artn_search
+
+        region, atoms, cutoff = _region_engine_for(payload)
+        res = local_artn_search(region, atoms, x0, index, settings.local_force_radius, rng=rng, settings=settings,
+                                e0=e0, cutoff=cutoff)
+    else:
+        res = artn_search(eng, x0, index, rng=rng, settings=settings, e0=e0, cell=np.asarray(payload["cell"]),
+                          pbc=np.asarray(payload["pbc"]))
     rec = {"atom_id": int(atom_id), "search": int(search), "seed": int(seed)}
     r = res.to_record()
     r.pop("centre")
@@ -362,6 +388,8 @@ def run_labelling(structure: Atoms, potential, atoms_selection, searches_per_ato
             old = json.loads(run_path.read_text())
         except (OSError, json.JSONDecodeError):
             raise MgBarrierError(f"{run_path}: unreadable; remove the directory or choose another") from None
+        if isinstance(old.get("settings"), dict):    # fields added since that run: their defaults (off)
+            old["settings"] = {**ArtnSettings().to_dict(), **old["settings"]}
         diff = [k for k in ("structure_sha256", "potential", "settings", "seed") if old.get(k) != run_info[k]]
         if diff:
             raise MgBarrierError(f"{out_dir}: holds a run with another {', '.join(diff)}; choose another output "

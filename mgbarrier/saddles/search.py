@@ -113,6 +113,9 @@ class SaddleResult:
     calls_confirm: int = 0          # ... confirming it (second curvature, push back, push over)
     seconds: float = 0.0            # wall time
     cpu_seconds: float = 0.0        # CPU time of this process (LAMMPS included): the core-seconds
+    n_free: int = 0                 # atoms free to move (0: all; local force region, saddles.local)
+    n_region: int = 0               # atoms in the force sub-system (0: the whole structure)
+    region_exact: Optional[bool] = None  # free atoms stayed where the region's forces are exact
     x_saddle: Optional[np.ndarray] = field(default=None, repr=False)
     x_final: Optional[np.ndarray] = field(default=None, repr=False)
     eigenvector: Optional[np.ndarray] = field(default=None, repr=False)

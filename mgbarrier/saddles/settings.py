@@ -70,6 +70,9 @@ class ArtnSettings:
     # (ours) stop converging as soon as the energy falls below the initial minimum's: such a point
     # lies outside the initial basin (steepest descent inside it only goes down, to E_initial)
     stop_below_initial: bool = True
+    # (ours) local force region (kinetic ART): only the atoms within this of the centre move (Å), the
+    # forces come from a sub-system of the atoms within it + 2 cut-offs (saddles.local); 0: all atoms
+    local_force_radius: float = 0.0
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -122,6 +125,9 @@ class ArtnSettings:
             raise MgBarrierError(f"{source}: eigen_th_well must be < 0 (got {self.eigen_th_well})")
         if self.cluster_radius < 0:
             raise MgBarrierError(f"{source}: cluster_radius must be >= 0 (got {self.cluster_radius})")
+        if self.local_force_radius < 0 or 0 < self.local_force_radius < self.cluster_radius:
+            raise MgBarrierError(f"{source}: local_force_radius must be 0 (off) or >= cluster_radius "
+                                 f"{self.cluster_radius} Å (got {self.local_force_radius})")
 
     @classmethod
     def from_artn_log(cls, path: Union[str, Path]) -> "ArtnSettings":
