@@ -136,7 +136,8 @@ def main(argv=None) -> int:
             rng = np.random.default_rng(search_seed(args.seed, a, 0))
             if settings.local_force_radius > 0:
                 res = local_artn_search(region, relaxed, x0, idx, settings.local_force_radius, rng=rng,
-                                        settings=settings, e0=e0, keep_positions=True, log=trace.append)
+                                        settings=settings, e0=e0, keep_positions=True, log=trace.append,
+                                        refine=eng if settings.local_force_refine else None)
             else:
                 res = artn_search(eng, x0, idx, rng=rng, settings=settings, e0=e0, cell=atoms.cell.array,
                                   pbc=atoms.pbc, keep_positions=True, log=trace.append)

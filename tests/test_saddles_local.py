@@ -138,10 +138,23 @@ def test_local_search_finds_the_vacancy_hop_with_a_slightly_higher_barrier(vacan
     assert 0.0 < errors[6.0] <= 0.05 and errors[4.0] > errors[6.0]
 
 
+def test_refinement_in_the_full_system_gives_the_full_barrier(vacancy):
+    """Kinetic ART's refinement: the accepted local saddle (R_free 4 Å: +0.12 eV) converged again
+    and confirmed with every atom free is the full system's saddle: the NEB-checked 0.689 eV."""
+    atoms, eng, sub, x0, e0 = vacancy
+    centre = int(_next_to_vacancy(atoms)[0])
+    full = artn_search(eng, x0, centre, rng=np.random.default_rng(0), e0=e0, cell=atoms.cell.array, pbc=atoms.pbc)
+    res = local_artn_search(sub, atoms, x0, centre, 4.0, rng=np.random.default_rng(0), e0=e0, refine=eng)
+    assert res.accepted and res.n_move == 1 and res.calls_refine > 0
+    assert res.local_barrier - full.barrier > 0.05
+    assert abs(res.barrier - full.barrier) <= 1e-3
+    assert res.force_calls == res.calls_well + res.calls_saddle + res.calls_confirm
+
+
 def test_labelling_run_with_a_local_region_records_it(vacancy, tmp_path):
     atoms, *_ = vacancy
     ids = [int(i) + 1 for i in _next_to_vacancy(atoms)[:1]]
-    s = ArtnSettings(local_force_radius=6.0)
+    s = ArtnSettings(local_force_radius=6.0, local_force_refine=False)
     summary = run_labelling(atoms, _pot(), ids, 1, tmp_path / "run", seed=3, settings=s)
     (rec,) = read_searches(tmp_path / "run" / "searches.jsonl")
     assert rec["n_free"] > 0 and rec["n_region"] == len(atoms) and rec["force_calls"] > 0

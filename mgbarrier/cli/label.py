@@ -41,6 +41,9 @@ def register(sub) -> None:
                    help="local force region (Å): only the atoms within R_FREE of the centre move, and the forces "
                         "come from the atoms within R_FREE + 2 cut-offs (exact for those; ARTn setting "
                         "local_force_radius; default: all atoms move)")
+    p.add_argument("--local-no-refine", action="store_true",
+                   help="with --local-radius: keep the local saddle and barrier (by default an accepted local "
+                        "saddle is converged again and confirmed with every atom free: the full system's barrier)")
     p.add_argument("--species", default=None, help="LAMMPS type -> element, e.g. 1=Cu,2=Zr (default: from the file)")
     p.add_argument("--frame", type=nonnegative_int, default=0, help="frame of a multi-frame file (default 0)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
@@ -64,7 +67,8 @@ def run(args) -> int:
                              "(or --potential FILE)")
     settings = ArtnSettings.from_artn_log(args.settings) if args.settings else None
     if args.local_radius is not None:
-        settings = (settings or ArtnSettings()).replace(local_force_radius=args.local_radius)
+        settings = (settings or ArtnSettings()).replace(local_force_radius=args.local_radius,
+                                                        local_force_refine=not args.local_no_refine)
     if args.minimize:
         from ..md import quench
 

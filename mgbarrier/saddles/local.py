@@ -117,7 +117,7 @@ class LocalRegion:
 def local_artn_search(engine, atoms: Atoms, x0: np.ndarray, centre: int, r_free: float, *,
                       rng: np.random.Generator, settings: Optional[ArtnSettings] = None,
                       e0: Optional[float] = None, cutoff: Optional[float] = None,
-                      keep_positions: bool = False, log=None) -> SaddleResult:
+                      keep_positions: bool = False, log=None, refine=None) -> SaddleResult:
     """:func:`~mgbarrier.saddles.artn_search` of atom ``centre`` of ``atoms`` (minimum ``x0``,
     (N, 3) Å; its energy ``e0`` eV, else the sub-system's) with only the atoms within
     ``r_free`` Å of it free, in a :class:`LocalRegion` loaded into ``engine``.
@@ -128,6 +128,12 @@ def local_artn_search(engine, atoms: Atoms, x0: np.ndarray, centre: int, r_free:
     others do not move).  ``n_free``, ``n_region`` and ``region_exact`` describe the region.
     The set-up (one LAMMPS ``run 0`` and one force call) is counted in the search's calls and
     seconds.
+
+    ``refine``: a force model of the full system (e.g. the engine holding ``atoms``): an
+    accepted local saddle is then converged again from there with every atom free and
+    confirmed in the full system (:func:`artn_search` with ``start``), as kinetic ART refines
+    its events; the result is that search's (full-system barrier and verdict), with
+    ``local_barrier`` the local one, and calls and seconds of both.
     """
     import time
 
@@ -139,7 +145,7 @@ def local_artn_search(engine, atoms: Atoms, x0: np.ndarray, centre: int, r_free:
     calls0 = engine.n_force_calls
     region = LocalRegion(engine, atoms, x0, centre, r_free, cutoff)
     res = artn_search(region, region.x0_free, region.centre, rng=rng, settings=s, e0=region.e0, cell=None,
-                      pbc=np.zeros(3, dtype=bool), keep_positions=keep_positions, log=log)
+                      pbc=np.zeros(3, dtype=bool), keep_positions=keep_positions or refine is not None, log=log)
     shift = (float(e0) - region.e0) if e0 is not None else 0.0
     res.centre = int(centre)
     res.e_initial += shift
@@ -158,6 +164,24 @@ def local_artn_search(engine, atoms: Atoms, x0: np.ndarray, centre: int, r_free:
         full[region.free] = res.eigenvector
         res.eigenvector = full
     res.force_calls = int(engine.n_force_calls - calls0)
+    res.local_barrier = res.barrier
+    if refine is not None and res.accepted:
+        local = res
+        calls1 = refine.n_force_calls
+        res = artn_search(refine, x0, centre, rng=rng, settings=s, e0=e0, cell=atoms.cell.array, pbc=atoms.pbc,
+                          keep_positions=keep_positions, log=log, start=(local.x_saddle, local.eigenvector))
+        res.force_calls = local.force_calls + int(refine.n_force_calls - calls1)
+        res.calls_refine = int(refine.n_force_calls - calls1)
+        res.calls_well, res.calls_saddle = local.calls_well, local.calls_saddle
+        res.calls_confirm = res.force_calls - res.calls_well - res.calls_saddle
+        res.n_cluster, res.basin_steps, res.e_well, res.dr_well = (local.n_cluster, local.basin_steps, local.e_well,
+                                                                   local.dr_well)
+        res.n_free, res.n_region, res.region_exact = local.n_free, local.n_region, local.region_exact
+        res.local_barrier = local.barrier
+        if not keep_positions:
+            local.x_saddle = local.x_final = local.eigenvector = None
+    elif not keep_positions:
+        res.x_saddle = res.x_final = res.eigenvector = None
     res.seconds = time.perf_counter() - t0
     res.cpu_seconds = time.process_time() - c0
     return res

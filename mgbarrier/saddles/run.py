@@ -187,7 +187,7 @@ def run_search_task(payload: dict, atom_id: int, search: int, seed: int) -> dict
 
         region, atoms, cutoff = _region_engine_for(payload)
         res = local_artn_search(region, atoms, x0, index, settings.local_force_radius, rng=rng, settings=settings,
-                                e0=e0, cutoff=cutoff)
+                                e0=e0, cutoff=cutoff, refine=eng if settings.local_force_refine else None)
     else:
         res = artn_search(eng, x0, index, rng=rng, settings=settings, e0=e0, cell=np.asarray(payload["cell"]),
                           pbc=np.asarray(payload["pbc"]))

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 
@@ -116,6 +116,8 @@ class SaddleResult:
     n_free: int = 0                 # atoms free to move (0: all; local force region, saddles.local)
     n_region: int = 0               # atoms in the force sub-system (0: the whole structure)
     region_exact: Optional[bool] = None  # free atoms stayed where the region's forces are exact
+    local_barrier: float = float("nan")  # barrier in the local region (before the full-system refinement)
+    calls_refine: int = 0           # force calls of the full-system refinement (also in calls_confirm)
     x_saddle: Optional[np.ndarray] = field(default=None, repr=False)
     x_final: Optional[np.ndarray] = field(default=None, repr=False)
     eigenvector: Optional[np.ndarray] = field(default=None, repr=False)
@@ -153,12 +155,16 @@ class _Stop(Exception):
 
 def artn_search(model, x0: np.ndarray, centre: int, *, rng: np.random.Generator,
                 settings: Optional[ArtnSettings] = None, e0: Optional[float] = None, cell=None, pbc=None,
-                keep_positions: bool = False, log: Optional[Callable[[str], None]] = None) -> SaddleResult:
+                keep_positions: bool = False, log: Optional[Callable[[str], None]] = None,
+                start: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> SaddleResult:
     """One ARTn search from the minimum ``x0`` (N, d), activation centred on atom ``centre``.
 
     ``model``: see the module docstring.  ``rng`` drives the kick and the first Lanczos
     vector; the same generator state gives the same search.  ``keep_positions`` stores the
-    saddle, final minimum and eigenvector in the result.
+    saddle, final minimum and eigenvector in the result.  ``start``: ``(x, eigenvector)``
+    ((N, d) Å, (N, d) pointing away from ``x0``) skips the activation and the well: the
+    search converges to the saddle from ``x`` (e.g. one found in a local force region) and
+    confirms it; its ``calls_well`` are then the first Lanczos there.
     """
     s = settings or ArtnSettings()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -186,7 +192,7 @@ def artn_search(model, x0: np.ndarray, centre: int, *, rng: np.random.Generator,
     res.e_initial = float(e0)
     try:
         _search(res, s, x0, float(e0), int(centre), ef, lanc, rng, proj, dmax, cell, pbc, model, keep_positions, say,
-                calls0)
+                calls0, start)
     except _Stop as stop:
         res.reason = stop.reason
         res.accepted = False
@@ -204,7 +210,8 @@ def _clip(d, dmax):
     return np.clip(d, -dmax, dmax)
 
 
-def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep, say, calls0):
+def _leave_well(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, say, calls0):
+    """Stages 1 and 2: kick and push out of the harmonic well -> (x, e, f, egvec, lam, h)."""
     n, dim = x0.shape
     # ---- 1. activation
     dvec = mic_vectors(x0 - x0[c], cell, pbc) if s.cluster_radius > 0 else None
@@ -253,6 +260,21 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
     res.e_well, res.dr_well = float(e - e0), float(np.linalg.norm(x - x0))
     if not left:
         raise _Stop(FAIL_WELL)
+    return x, e, f, egvec, lam, h
+
+
+def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep, say, calls0, start=None):
+    n, dim = x0.shape
+    if start is None:
+        x, e, f, egvec, lam, h = _leave_well(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, say,
+                                             calls0)
+    else:                       # refine a saddle found elsewhere: converge from there
+        x, h = np.array(start[0], dtype=float), np.asarray(start[1], dtype=float)
+        e, f = ef(x)
+        lr = lanc(x, f, h, s.num_lancz_vec_c)
+        lam, egvec = lr.eigenvalue, lr.eigenvector
+        res.calls_well = model.n_force_calls - calls0
+        res.e_well, res.dr_well = float(e - e0), float(np.linalg.norm(x - x0))
 
     # ---- 3. converge to the saddle
     if np.vdot(egvec, h) < 0:

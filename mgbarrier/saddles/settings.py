@@ -73,6 +73,9 @@ class ArtnSettings:
     # (ours) local force region (kinetic ART): only the atoms within this of the centre move (Å), the
     # forces come from a sub-system of the atoms within it + 2 cut-offs (saddles.local); 0: all atoms
     local_force_radius: float = 0.0
+    # (ours) with a local force region: an accepted local saddle is converged again and confirmed with
+    # every atom free in the full system (kinetic ART's refinement); the barrier is then the full system's
+    local_force_refine: bool = True
 
     # ------------------------------------------------------------------ helpers
     @property
