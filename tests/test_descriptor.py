@@ -97,6 +97,13 @@ def test_prediction_equals_full_feature_path(fitted, monkeypatch):
     whole = model.predict(tri)
     monkeypatch.setattr(soap, "CHUNK", 25)
     np.testing.assert_allclose(model.predict(tri), whole, rtol=0, atol=1e-8)
+    for pbc in ((True, True, False), False):  # a slab and a free cluster: images only along periodic axes
+        part = tri.copy()
+        part.pbc = pbc
+        monkeypatch.setattr(soap, "CHUNK", 10 ** 9)
+        whole = model.predict(part)
+        monkeypatch.setattr(soap, "CHUNK", 25)
+        np.testing.assert_allclose(model.predict(part), whole, rtol=0, atol=1e-8)
 
 
 def test_rotation_translation_permutation_invariance(fitted):

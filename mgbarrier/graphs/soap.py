@@ -155,21 +155,33 @@ class Featurizer:
         starts = np.searchsorted(block_of[atoms_by_block], np.arange(m ** 3 + 1))
         pairs_by_block = np.argsort(block_of[i], kind="stable")
         pstarts = np.searchsorted(block_of[i][pairs_by_block], np.arange(m ** 3 + 1))
+        # a neighbour image is atom j shifted by a lattice vector: (j, integer cell shift) names it,
+        # encoded in one int64 key (no float comparisons, no 2-D unique)
+        periodic = ready.cell.rank == 3 and bool(np.any(ready.pbc))
+        inv_cell = np.linalg.inv(ready.cell.array) if periodic else None
+        inside = np.zeros(n, dtype=bool)
         for b in range(m ** 3):
             idx = atoms_by_block[starts[b]:starts[b + 1]]
             if len(idx) == 0:
                 continue
             sel = pairs_by_block[pstarts[b]:pstarts[b + 1]]
-            img = pos[i[sel]] + D[sel]  # neighbour images, Å
-            inside = np.zeros(n, dtype=bool)
+            js = j[sel].astype(np.int64)
+            if periodic:
+                shift = np.rint((pos[i[sel]] + D[sel] - pos[js]) @ inv_cell).astype(np.int64)
+                base = 2 * int(np.abs(shift).max(initial=0)) + 1
+                shift += base // 2
+                key = ((js * base + shift[:, 0]) * base + shift[:, 1]) * base + shift[:, 2]
+                unshifted = (shift == base // 2).all(axis=1)
+            else:
+                key, unshifted = js, np.ones(len(js), dtype=bool)
             inside[idx] = True
-            # an image is the block atom itself unless it is a periodic copy: compare positions
-            own = inside[j[sel]] & (np.abs(img - pos[j[sel]]).max(axis=1) < 1e-6)
-            key = np.round(img[~own], 4)
-            _, first = np.unique(key, axis=0, return_index=True)
+            own = inside[js] & unshifted  # the block's atoms themselves
+            inside[idx] = False
+            _, first = np.unique(key[~own], return_index=True)
             halo = np.sort(np.flatnonzero(~own)[first])
+            img = pos[i[sel][halo]] + D[sel][halo]  # halo images, Å
             cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[sel][halo]]]),
-                            positions=np.concatenate([pos[idx], img[halo]]), pbc=False)
+                            positions=np.concatenate([pos[idx], img]), pbc=False)
             rows = self._soap[False].create(cluster, centers=cluster.positions[:len(idx)], n_jobs=1)
             yield idx, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
