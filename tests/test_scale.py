@@ -319,3 +319,37 @@ def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
     assert counts[0] < len(cluster) and counts[-1] == len(own)
     assert all(a > b for a, b in zip(counts[:-2], counts[1:-1]))
     assert _compare(tiny, big_glass, 15000) <= TOL
+
+
+@pytest.mark.parametrize("case", ["periodic", "triclinic", "slab", "open", "small"])
+def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, case, monkeypatch):
+    """Large structures take their pairs from vesin's half list, mirrored and sorted by centre
+    (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs and displacements as
+    matscipy's full list, for periodic, triclinic, slab (mixed) and open clusters; a cell
+    narrower than 2 cutoffs + 1 Å stays with matscipy."""
+    pytest.importorskip("vesin")
+    from matscipy.neighbours import neighbour_list
+
+    from mgbarrier.graphs import neighbours
+
+    atoms = {"periodic": big_glass, "triclinic": _triclinic(big_glass), "small": make_glass(n_cells=2, seed=2),
+             "slab": next(iter(domains(big_glass, 10.0, (1, 1, 3))))[1],
+             "open": next(iter(domains(big_glass, 10.0, (2, 2, 2))))[1]}[case]
+    cutoff = 5.0
+    ready = neighbours.neighbour_ready(atoms, cutoff)
+    assert neighbours._large_cell(ready, cutoff) == (case != "small")
+    monkeypatch.setattr(neighbours, "VESIN_MIN_ATOMS", 0)
+    calls, real = [], neighbours._vesin_pairs
+    monkeypatch.setattr(neighbours, "_vesin_pairs", lambda *a: calls.append(1) or real(*a))
+    i, j, D = neighbours.neighbour_pairs(atoms, cutoff)
+    assert len(calls) == (case != "small")
+    assert np.all(np.diff(i) >= 0)
+    ia, ja, Da = neighbour_list("ijD", ready, cutoff)
+
+    def key(i, j, D):
+        o = np.lexsort(tuple(np.round(D, 6).T[::-1]) + (j, i))
+        return i[o], j[o], D[o]
+
+    (i, j, D), (ia, ja, Da) = key(i, j, D), key(ia, ja, Da)
+    assert np.array_equal(i, ia) and np.array_equal(j, ja)
+    np.testing.assert_allclose(D, Da, atol=1e-10)

@@ -91,8 +91,15 @@ def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
     return out
 
 
+#: structures with at least this many atoms get their pairs from vesin's half list (each pair
+#: found once: about half matscipy's work at a million atoms), mirrored and sorted by centre
+#: here; smaller ones (and any structure when vesin is missing) from matscipy's full list.
+#: Both give the same pairs; the order of a centre's pairs differs (float rounding downstream).
+VESIN_MIN_ATOMS = 100_000
+
+
 def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) -> Tuple[np.ndarray, ...]:
-    """Directed neighbour pairs within ``cutoff`` (Å).
+    """Directed neighbour pairs within ``cutoff`` (Å), sorted by the first index.
 
     Returns ``(i, j, D)`` with D (E, 3) the displacement r_j - r_i in Å, or
     ``(i, j, d)`` with d (E,) the distances when ``with_distance``.
@@ -101,4 +108,44 @@ def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) ->
 
     check_work(atoms, cutoff, atoms.info.get("source", "") if hasattr(atoms, "info") else "")
     ready = neighbour_ready(atoms, cutoff)
+    if len(ready) >= VESIN_MIN_ATOMS and _large_cell(ready, cutoff):
+        try:
+            i, j, D = _vesin_pairs(ready, cutoff)
+        except ImportError:
+            pass
+        else:
+            return (i, j, np.linalg.norm(D, axis=1)) if with_distance else (i, j, D)
     return neighbour_list("ijd" if with_distance else "ijD", ready, float(cutoff))
+
+
+def _large_cell(ready: Atoms, cutoff: float) -> bool:
+    """Every periodic axis at least 2 cutoff + 1 Å wide between lattice planes (no pair meets
+    two images of one atom), so that a half list's mirror is the full list."""
+    pbc = np.asarray(ready.pbc, dtype=bool)
+    if not pbc.any():
+        return True
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(ready.cell.array).T, axis=1)
+    return bool(np.all(widths[pbc] >= 2 * cutoff + 1.0))
+
+
+def _vesin_pairs(ready: Atoms, cutoff: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, D) from vesin's half list (each pair once), mirrored, stably sorted by i (a torch
+    sort: parallel); i, j int32 like matscipy's."""
+    import torch
+    from vesin import NeighborList
+
+    pairs, half = NeighborList(cutoff=float(cutoff), full_list=False).compute(
+        points=ready.positions, box=ready.cell.array, periodic=np.asarray(ready.pbc, dtype=bool).tolist(),
+        quantities="PD", copy=True)
+    pairs = torch.from_numpy(pairs.astype(np.int32))
+    n = len(pairs)
+    i, order = torch.sort(torch.cat([pairs[:, 0], pairs[:, 1]]), stable=True)
+    j = torch.cat([pairs[:, 1], pairs[:, 0]]).index_select(0, order)
+    del pairs
+    mirrored = order >= n
+    order -= mirrored * n  # the half-list row of every pair
+    D = torch.from_numpy(half).index_select(0, order)
+    del half, order
+    D.mul_(1.0 - 2.0 * mirrored.unsqueeze(1))  # a mirrored pair: r_i - r_j
+    i, j, D = i.numpy(), j.numpy(), D.numpy()
+    return i, j, D

@@ -120,10 +120,15 @@ def _density(atoms: Atoms) -> float:
 def bytes_per_atom(model, density: float = 0.0615) -> float:
     """Estimated peak bytes per atom of one prediction of ``model`` (CPU, float32 network).
 
-    Graph networks: ~210 bytes per directed edge of edge state, indices and temporaries
-    (edge state width 32) and 1.3 kB per atom; edges per atom = density x 4/3 pi cutoff^3.
-    SOAP (descriptor model, SOAP node inputs): 6 kB per atom (rows, blocked dscribe work,
-    averaging matrices within 7.5 Å).  Measured on test0 tilings (benchmarks/predict_speed.py).
+    SymGNN with species inputs (inference path, graph handed over): 4 x edge_hidden + 20
+    bytes per directed edge (edge states, neighbour and column indices, weights) and
+    4 x hidden x 8 per atom (node states, projections, messages, read-out); measured 7.75 GB
+    peak at 1,029,000 atoms with 32 edges per atom, of which 0.35 GB interpreter, torch and
+    structure.  Other graph networks: ~210 bytes per edge (edge state width 32) and
+    1.3 kB + 4 x hidden x 8 per atom.
+    Edges per atom = density x 4/3 pi cutoff^3.  SOAP (descriptor model, SOAP node inputs):
+    6 kB per atom (rows, blocked dscribe work, averaging matrices within 7.5 Å).  Measured
+    on test0 tilings (benchmarks/predict_speed.py).
     """
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
@@ -137,11 +142,12 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
         # edge state width (equivariant: the l = 0, 1, 2 channels of a message)
         width = int(getattr(cfg, "edge_hidden", 0)) or int(getattr(cfg, "scalars", 32)) \
             + 3 * int(getattr(cfg, "vectors", 0)) + 5 * int(getattr(cfg, "tensors", 0))
-        per_edge = 80.0 + 4.0 * width * 1.0
-        per_atom = 1300.0 + 4.0 * int(getattr(cfg, "hidden", 64)) * 8
-        if getattr(cfg, "node_features", "species") == "soap":
-            per_atom += 6000.0
-        return per_atom + edges * per_edge
+        per_atom = 4.0 * int(getattr(cfg, "hidden", 64)) * 8
+        soap = getattr(cfg, "node_features", "species") == "soap"
+        if hasattr(cfg, "heads") and hasattr(cfg, "edge_hidden") and not soap:  # SymGNN (measured)
+            return per_atom + edges * (20.0 + 4.0 * width)
+        per_atom += 1300.0 + (6000.0 if soap else 0.0)
+        return per_atom + edges * (80.0 + 4.0 * width)
     if kind == "descriptor":
         return 6000.0
     return 10000.0

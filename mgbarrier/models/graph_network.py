@@ -91,7 +91,7 @@ class GraphNetworkPredictor(PredictorBase):
         source = atoms.info.get("source", "")
         validate_atoms(atoms, source)
         graph = model_graph(atoms, self.config, source)
-        return self.predict_graph(graph, self._layer_atoms(atoms))
+        return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))
 
     def _layer_atoms(self, atoms: Atoms) -> Optional[List[int]]:
         """For a spatial domain's cluster (halo sorted by depth, :data:`HALO_DEPTH`) and a SymGNN:
@@ -105,15 +105,20 @@ class GraphNetworkPredictor(PredictorBase):
         limits = [(layers - k) * self.cutoff for k in range(1, layers + 1)] + [-0.5]
         return [int(np.searchsorted(depth, x, side="right")) for x in limits]
 
-    def predict_graph(self, graph, layer_atoms: Optional[List[int]] = None) -> np.ndarray:
+    def predict_graph(self, graph, layer_atoms: Optional[List[int]] = None, consume: bool = False) -> np.ndarray:
         """(N,) eV for a :class:`~mgbarrier.graphs.graph.Graph`; ``layer_atoms`` (SymGNN only, see
         :meth:`SymGNN.forward`) leaves the outer halo of a spatial domain out of the later layers
-        (the outputs past its last entry are then not meaningful)."""
+        (the outputs past its last entry are then not meaningful).  ``consume`` (SymGNN): the
+        graph is handed over and its edge arrays are freed once read (its ``center``,
+        ``neighbor`` and ``vec`` become None)."""
         with self._lock, torch.no_grad():
-            if layer_atoms is None:
-                out = self.net(graph.to(self.device))
+            g = graph.to(self.device)
+            if layer_atoms is None and not consume:
+                out = self.net(g)
             else:
-                out = self.net(graph.to(self.device), layer_atoms=layer_atoms)
+                if consume:
+                    graph.center = graph.neighbor = graph.vec = None
+                out = self.net(g, layer_atoms=layer_atoms, consume=consume)
         return out.double().cpu().numpy() * self.label_std + self.label_mean
 
     def describe(self) -> str:

@@ -218,7 +218,7 @@ class SymGNN(nn.Module):
     inference_node_block = 1 << 13
 
     def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None,
-                layer_atoms: Optional[Sequence[int]] = None) -> torch.Tensor:
+                layer_atoms: Optional[Sequence[int]] = None, consume: bool = False) -> torch.Tensor:
         """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
         every message (GNNExplainer).
 
@@ -228,9 +228,13 @@ class SymGNN(nn.Module):
         and only the first layer_atoms[-1] outputs are meaningful.  For a spatial domain's
         cluster with its halo sorted by depth, atoms within (layers - k) x cutoff of the domain
         suffice for layer k, so the outer halo drops out of the later layers
-        (:mod:`mgbarrier.models.chunked`)."""
+        (:mod:`mgbarrier.models.chunked`).
+
+        ``consume`` (inference only): the caller hands ``g`` over; its ``center``, ``neighbor``
+        and ``vec`` are set to None and freed as soon as they have been read (a lower peak:
+        ~20 bytes per edge, 0.7 GB at a million atoms)."""
         if not torch.is_grad_enabled() and not self.training and g.num_edges > 0:
-            return self._forward_inference(g, edge_mask, layer_atoms)
+            return self._forward_inference(g, edge_mask, layer_atoms, consume)
         if layer_atoms is not None:
             raise ValueError("layer_atoms needs inference mode (eval, no gradients)")
         e = self.edge_embedding(g.vec)
@@ -256,33 +260,47 @@ class SymGNN(nn.Module):
         return h
 
     def _forward_inference(self, g: Graph, edge_mask: Optional[torch.Tensor],
-                           layer_atoms: Optional[Sequence[int]]) -> torch.Tensor:
+                           layer_atoms: Optional[Sequence[int]], consume: bool = False) -> torch.Tensor:
         """:meth:`forward` without autograd, in bounded memory: edges sorted by centre in
         atom-aligned slices (:meth:`EGATLayer.propagate_inference`), node-level work in row
         blocks, node states updated in place and the read-out's first linear layer summed
-        layer by layer (no (N, hidden x (layers + 1)) concatenation)."""
+        layer by layer (no (N, hidden x (layers + 1)) concatenation).  The edge displacements
+        and centres are read once, before the layers (freed then when ``consume``)."""
         n_layers = len(self.layers)
         if layer_atoms is not None and len(layer_atoms) != n_layers + 1:
             raise ValueError("layer_atoms needs layers + 1 counts")
-        g, edge_mask = _sorted_by_center(g, edge_mask)
-        n = g.num_nodes
+        species, node_attr, center, neighbor, vec = g.species, g.node_attr, g.center, g.neighbor, g.vec
+        if consume:
+            g.center = g.neighbor = g.vec = None
+        del g
+        if center.shape[0] > 1 and not bool((center[1:] >= center[:-1]).all()):
+            order = torch.argsort(center, stable=True)
+            center, neighbor, vec = center[order], neighbor[order], vec[order]
+            edge_mask = None if edge_mask is None else edge_mask[order]
+            del order
+        n = int(species.shape[0])
         if layer_atoms is not None:  # edges of centres no layer computes are never read
-            keep = int(torch.searchsorted(g.center, torch.tensor(layer_atoms[0], dtype=g.center.dtype)))
-            g = Graph(g.species, g.center[:keep], g.neighbor[:keep], g.vec[:keep], g.node_attr)
+            keep = int(torch.searchsorted(center, torch.tensor(layer_atoms[0], dtype=center.dtype)))
+            center, neighbor, vec = center[:keep], neighbor[:keep], vec[:keep]
             edge_mask = None if edge_mask is None else edge_mask[:keep]
         limits = [n] * (n_layers + 1) if layer_atoms is None else [min(n, int(x)) for x in layer_atoms]
-        slices = _atom_aligned_slices(g.center, self.inference_edge_chunk) if g.num_edges else []
-        e = torch.empty(g.num_edges, self.cfg.edge_hidden, dtype=g.vec.dtype, device=g.vec.device)
+        num_edges = int(center.shape[0])
+        slices = _atom_aligned_slices(center, self.inference_edge_chunk) if num_edges else []
+        blocks = [(int(center[s.start]), int(center[s.stop - 1]) + 1) for s in slices]
+        graph = Graph(species, center, neighbor, vec, node_attr)
+        weight = self.edge_weights(graph, edge_mask)
+        h = self._initial_states(graph)
+        del graph, edge_mask
+        e = torch.empty(num_edges, self.cfg.edge_hidden, dtype=vec.dtype, device=vec.device)
         for s in slices:  # filled in place: no second copy of the (E, edge_hidden) states
-            e[s] = self.edge_embedding(g.vec[s])
-        blocks = [(int(g.center[s.start]), int(g.center[s.stop - 1]) + 1) for s in slices]
+            e[s] = self.edge_embedding(vec[s])
+        del vec
         longest = max([s.stop - s.start for s in slices] + [1])
-        edge_index = torch.arange(longest, device=g.center.device)  # shared by the slices
-        ones = torch.ones(longest, dtype=g.vec.dtype, device=g.center.device)
-        sorted_edges = [SortedEdges(g.center[s] - lo, g.neighbor[s], hi - lo, edge_index, ones)
+        edge_index = torch.arange(longest, device=center.device)  # shared by the slices
+        ones = torch.ones(longest, dtype=e.dtype, device=center.device)
+        sorted_edges = [SortedEdges(center[s] - lo, neighbor[s], hi - lo, edge_index, ones)
                         for (lo, hi), s in zip(blocks, slices)]
-        weight = self.edge_weights(g, edge_mask)
-        h = self._initial_states(g)
+        del center, neighbor  # the slices keep views of the neighbours
         read = self.decoder[0]  # Linear(hidden * (layers + 1) -> hidden): one column block per state
         width = self.cfg.hidden
         rows_all = self._row_blocks(n)
@@ -339,15 +357,6 @@ class SymGNN(nn.Module):
             for s in scales:
                 s.calibrating = False
             self.train(was)
-
-
-def _sorted_by_center(g: Graph, edge_mask: Optional[torch.Tensor]):
-    """The same graph with its edges ordered by centre atom (stable)."""
-    if g.num_edges < 2 or bool((g.center[1:] >= g.center[:-1]).all()):
-        return g, edge_mask
-    order = torch.argsort(g.center, stable=True)
-    sg = Graph(g.species, g.center[order], g.neighbor[order], g.vec[order], g.node_attr)
-    return sg, None if edge_mask is None else edge_mask[order]
 
 
 def _atom_aligned_slices(center: torch.Tensor, chunk: int) -> List[slice]:
