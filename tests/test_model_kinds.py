@@ -1,6 +1,8 @@
 """Baseline networks, the output-layer refit, ensembles, and the training loss split."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -191,3 +193,43 @@ def test_shared_soap_rows_computes_once_and_keeps_nothing(monkeypatch):
         (_, e), = list(fz.soap_blocks(ready))
     assert n_blocks > 1 and len(blocks) == n_blocks
     assert np.allclose(d, plain, atol=1e-5) and np.allclose(e, plain, atol=1e-6)
+
+
+def test_shared_soap_rows_only_within_their_memory_bound(monkeypatch):
+    """Rows larger than the bound are not kept (each featuriser computes its own), and an
+    ensemble's bound is what its memory budget leaves beside its members' work."""
+    pytest.importorskip("dscribe")
+    import mgbarrier.graphs.soap as D
+    from mgbarrier.graphs.inputs import soap_features
+    from mgbarrier.models.descriptor import DEFAULT_CONFIG
+
+    settings = dict(DEFAULT_CONFIG["soap"], n_max=2, l_max=2)
+    glass = make_glass(seed=5)
+    n_soap = D.Featurizer(dict(DEFAULT_CONFIG, soap=settings)).n_soap
+    calls = []
+    real = D.Featurizer.soap
+    monkeypatch.setattr(D.Featurizer, "soap", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    need = len(glass) * n_soap * 8
+    for bound, computed in ((need, 1), (need - 1, 2)):
+        calls.clear()
+        with D.shared_soap_rows(bound):
+            soap_features(glass, ["Cu", "Zr"], settings)
+            soap_features(glass, ["Cu", "Zr"], settings)
+        assert len(calls) == computed
+    from mgbarrier.models import ensemble as E
+
+    seen = []
+    real_shared = E.shared_soap_rows
+    monkeypatch.setattr(E, "shared_soap_rows", lambda b: seen.append(b) or real_shared(b))
+
+    class Member:
+        kind, species, cutoff = "descriptor", ["Cu", "Zr"], 5.0
+        predict_raw = staticmethod(lambda atoms: np.zeros(len(atoms)))
+
+    ens = E.EnsemblePredictor({"config": {"weights": [1.0]}}, Path("e.pt"), members=[Member()])
+    ens.max_memory = 2.0
+    ens.predict_members(glass)
+    assert seen[-1] == pytest.approx((2.0 - E.FIXED_GB) * 1e9 - len(glass) * 6000.0)
+    ens.max_memory = 0.5  # below the fixed share: nothing left, no sharing
+    ens.predict_members(glass)
+    assert seen[-1] == 0.0

@@ -27,24 +27,26 @@ from .neighbours import neighbour_pairs, neighbour_ready
 #: 24,000 atoms in one call), a block's with its own few thousand atoms
 CHUNK = 3000
 
-#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure of at most
-#: SHARED_MAX_ATOMS atoms (4.4 kB per atom), keyed by settings and structure (``None``
-#: outside: nothing is kept between calls)
-SHARED_MAX_ATOMS = 50_000
+#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure (4.4 kB per atom for the
+#: shipped settings), keyed by settings and structure, when they take at most this many bytes
+#: (the caller may set another bound; ``None`` outside: nothing is kept between calls)
+SHARED_MAX_BYTES = 220e6
 #: a context variable, so that threads (and asyncio tasks) never see each other's memo
 _SHARED_SOAP: ContextVar[Optional[Dict[str, Any]]] = ContextVar("mgbarrier_shared_soap", default=None)
 
 
 @contextmanager
-def shared_soap_rows():
+def shared_soap_rows(max_bytes: Optional[float] = None):
     """Within this block, models with the same SOAP settings compute the SOAP rows of a
-    structure (at most SHARED_MAX_ATOMS atoms) once: an ensemble of a SOAP-SymGNN and the descriptor
-    model pays for SOAP once per prediction.  Nothing is kept after the block.  The memo
-    belongs to the current thread's context: concurrent predictions do not share it."""
+    structure once if they fit in ``max_bytes`` (default :data:`SHARED_MAX_BYTES`): an ensemble
+    of a SOAP-SymGNN and the descriptor model pays for SOAP once per prediction.  Nothing is
+    kept after the block.  The memo belongs to the current thread's context: concurrent
+    predictions do not share it."""
     if _SHARED_SOAP.get() is not None:
         yield
         return
-    token = _SHARED_SOAP.set({"key": None, "rows": None})
+    limit = SHARED_MAX_BYTES if max_bytes is None else float(max_bytes)
+    token = _SHARED_SOAP.set({"key": None, "rows": None, "max_bytes": limit})
     try:
         yield
     finally:
@@ -118,12 +120,12 @@ class Featurizer:
         Each block is computed on a non-periodic cluster of the block's atoms and every
         periodic image of an atom within dscribe's reach (r_cut plus its Gaussian padding)
         of them, which gives the same rows as the whole structure at bounded memory.
-        Inside :func:`shared_soap_rows`, structures of at most SHARED_MAX_ATOMS atoms are
-        computed once and yielded whole (read-only) to every featuriser with these settings.
+        Inside :func:`shared_soap_rows`, structures whose rows fit its bound are computed once
+        and yielded whole (read-only) to every featuriser with these settings.
         """
         n = len(ready)
         memo = _SHARED_SOAP.get()
-        if memo is None or n > SHARED_MAX_ATOMS:
+        if memo is None or n * self.n_soap * 8 > memo["max_bytes"]:
             yield from self._soap_blocks(ready)
             return
         key = _soap_key(self.config["soap"], self.species, ready)
