@@ -229,7 +229,8 @@ def test_shared_soap_rows_only_within_their_memory_bound(monkeypatch):
     ens = E.EnsemblePredictor({"config": {"weights": [1.0]}}, Path("e.pt"), members=[Member()])
     ens.max_memory = 2.0
     ens.predict_members(glass)
-    assert seen[-1] == pytest.approx((2.0 - E.FIXED_GB) * 1e9 - len(glass) * 6000.0)
+    assert seen[-1] == pytest.approx((2.0 - E.FIXED_GB) * 1e9 - len(glass) * E.bytes_per_atom(ens))
+    assert E.bytes_per_atom(ens) > 0
     ens.max_memory = 0.5  # below the fixed share: nothing left, no sharing
     ens.predict_members(glass)
     assert seen[-1] == 0.0

@@ -126,9 +126,12 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
     peak at 1,029,000 atoms with 32 edges per atom, of which 0.35 GB interpreter, torch and
     structure.  Other graph networks: ~210 bytes per edge (edge state width 32) and
     1.3 kB + 4 x hidden x 8 per atom.
-    Edges per atom = density x 4/3 pi cutoff^3.  SOAP (descriptor model, SOAP node inputs):
-    6 kB per atom (rows, blocked dscribe work, averaging matrices within 7.5 Å).  Measured
-    on test0 tilings (benchmarks/predict_speed.py).
+    Edges per atom = density x 4/3 pi cutoff^3.  SOAP node inputs: 6 kB per atom on top
+    (16.5 kB/atom measured for the shipped SOAP-SymGNN at 192,000 atoms, 16.0 estimated).
+    Descriptor model: 15 kB per atom (14.6 kB/atom measured at 192,000 atoms: the SOAP
+    blocks' neighbour images and the averaging pairs and matrices within 7.5 Å; it was
+    estimated at 6 kB, and the default ensemble then peaked at 6.3 GB in a 4 GB budget at
+    1,029,000 atoms).  Measured on test0 tilings (benchmarks/predict_speed.py).
     """
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
@@ -149,7 +152,7 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
         per_atom += 1300.0 + (6000.0 if soap else 0.0)
         return per_atom + edges * (80.0 + 4.0 * width)
     if kind == "descriptor":
-        return 6000.0
+        return 15000.0
     return 10000.0
 
 
