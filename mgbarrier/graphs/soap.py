@@ -180,9 +180,9 @@ class Featurizer:
             own = inside[js] & unshifted  # the block's atoms themselves
             inside[idx] = False
             _, first = np.unique(key[~own], return_index=True)
-            halo = np.sort(np.flatnonzero(~own)[first])
-            img = pos[i[sel][halo]] + D[sel][halo]  # halo images, Å
-            cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[sel][halo]]]),
+            halo = sel[np.sort(np.flatnonzero(~own)[first])]  # pair rows of the halo images
+            img = pos[i[halo]] + D[halo]  # halo images, Å
+            cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[halo]]]),
                             positions=np.concatenate([pos[idx], img]), pbc=False)
             rows = self._soap[False].create(cluster, centers=cluster.positions[:len(idx)], n_jobs=1)
             yield idx, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
