@@ -167,7 +167,7 @@ def test_every_network_kind_is_cut_into_domains_with_its_true_receptive_radius(t
     model = mgbarrier.load_model(path)
     assert receptive_radius(model) == pytest.approx(cfg.layers * cfg.cutoff)
     glass = make_glass(4, seed=7)  # 256 atoms, 16 Å box
-    unchunked = type(model).predict_raw.__wrapped__.__get__(model)  # the network on one whole structure
+    unchunked = type(model)._predict_inputs.__wrapped__.__get__(model)  # the network on one whole structure
     whole = unchunked(glass)
     # 2,048 atoms in domains of at most 1,200 (with halos): a 6x6x6 grid; a halo of one cutoff
     # instead of two is off by 2e-4 eV even for this tiny random network

@@ -128,29 +128,43 @@ def test_shipped_symgnn_chunked_equals_whole():
     assert _compare(model, atoms, 33000) <= TOL
 
 
-def test_descriptor_and_ensemble_chunked_equal_whole(tmp_path, tiny_model_path):
-    """Descriptor (SOAP reach + averaging radius) and an ensemble of it with a tiny SymGNN:
-    each member chunks with its own radius."""
+def test_descriptor_and_ensemble_chunked_equal_whole(tmp_path, tiny_model_path, monkeypatch):
+    """Descriptor (SOAP reach + averaging radius), the shipped SOAP-SymGNN and an ensemble of
+    them with a tiny SymGNN: the SOAP inputs are computed once for the whole structure, then
+    each member chunks with its own radius without the SOAP reach."""
+    from mgbarrier.models import chunked as chunked_module
     from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
     from mgbarrier.models.registry import resolve_model_path
     from mgbarrier.training.ensemble import ensemble_checkpoint
 
     desc = load_model("cu64zr36-descriptor")
     assert receptive_radius(desc) > desc.cutoff  # dscribe's Gaussian padding reaches beyond r_cut
-    members = [load_checkpoint(tiny_model_path), load_checkpoint(resolve_model_path("cu64zr36-descriptor"))]
+    soap_member = load_checkpoint(resolve_model_path("cu64zr36-ensemble"))["members"][1]
+    assert soap_member["config"]["node_features"] == "soap"
+    members = [load_checkpoint(tiny_model_path), load_checkpoint(resolve_model_path("cu64zr36-descriptor")),
+               soap_member]
     path = tmp_path / "ens.pt"
-    save_checkpoint(path, ensemble_checkpoint(members, [0.4, 0.6], {"description": "test ensemble"}))
+    save_checkpoint(path, ensemble_checkpoint(members, [0.3, 0.4, 0.3], {"description": "test ensemble"}))
     ens = load_model(path)
-    assert receptive_radius(ens) == pytest.approx(receptive_radius(desc))
-    atoms = _triclinic(_test0_or_glass((2, 1, 1)))
+    assert receptive_radius(ens) == pytest.approx(receptive_radius(ens.members[2]))
+    assert receptive_radius(desc, given=True) == pytest.approx(desc.config["average_cutoff"])
+    atoms = _test0_or_glass((6, 1, 1))  # 216 x 36 x 36 Å
     for m in ens.members:
         m.chunk_atoms = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a generated glass is out of the descriptor's domain
-        whole = ens.predict_members(atoms)  # (2, N): tiny SymGNN, descriptor
+        whole = ens.predict_members(atoms)  # (3, N): tiny SymGNN, descriptor, SOAP-SymGNN
+        cuts = []
+        real = chunked_module.domains
+        def spy(atoms, radius, grid, *rest):
+            cuts.append(grid)
+            return real(atoms, radius, grid, *rest)
+
+        monkeypatch.setattr(chunked_module, "domains", spy)
         for m in ens.members:
-            m.chunk_atoms = 23000  # two domains along the long axis
+            m.chunk_atoms = 15000  # at least two domains along the long axis, each member
         chunked = ens.predict_members(atoms)
+    assert len(cuts) == 3 and all(np.prod(c) >= 2 for c in cuts)
     assert np.abs(chunked - whole).max() <= TOL
     assert np.abs(ens.weights @ chunked - ens.weights @ whole).max() <= TOL
 

@@ -24,6 +24,8 @@ class Graph:
     center, neighbor: (E,) int64 edge endpoints; messages flow neighbor -> center
     vec: (E, 3) float32 displacement r_neighbor - r_center, Å
     node_attr: optional (N, F) float32 per-atom input features (e.g. SOAP), or None
+    node_attr_projected: node_attr already holds the network's input layer applied to the
+        features, (N, hidden) (inference on projected SOAP inputs, :mod:`mgbarrier.graphs.soap`)
     """
 
     species: torch.Tensor
@@ -31,6 +33,7 @@ class Graph:
     neighbor: torch.Tensor
     vec: torch.Tensor
     node_attr: Optional[torch.Tensor] = None
+    node_attr_projected: bool = False
 
     @property
     def num_nodes(self) -> int:
@@ -42,7 +45,8 @@ class Graph:
 
     def to(self, device) -> "Graph":
         return Graph(*(None if t is None else t.to(device)
-                       for t in (self.species, self.center, self.neighbor, self.vec, self.node_attr)))
+                       for t in (self.species, self.center, self.neighbor, self.vec, self.node_attr)),
+                     node_attr_projected=self.node_attr_projected)
 
 
 def species_indices(atoms: Atoms, species: Sequence[str], source: str = "") -> np.ndarray:

@@ -4,21 +4,25 @@
 (see :mod:`mgbarrier.models.descriptor` for the layout) and, through
 :func:`mgbarrier.graphs.inputs.soap_features`, into the SOAP node inputs of a SymGNN.
 SOAP rows of large structures are computed block by block on clusters with their periodic
-images (same values, bounded memory).
+images (same values, bounded memory).  At prediction, models take affine maps of the rows
+(:class:`SoapProjection`): :func:`with_soap_inputs` computes them for the whole structure in
+one pass of blocks, shared by every model with the same SOAP settings (an ensemble pays for
+SOAP once), and the models then work on a few numbers per atom.
 
 dscribe is an optional dependency: ``pip install 'mgbarrier[descriptor]'``.
 """
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Dict, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from ase import Atoms
 
 from ..errors import require
+from .domains import INPUT_PREFIX, domains
 from .graph import species_indices
 from .neighbours import neighbour_pairs, neighbour_ready
 
@@ -27,37 +31,63 @@ from .neighbours import neighbour_pairs, neighbour_ready
 #: 24,000 atoms in one call), a block's with its own few thousand atoms
 CHUNK = 3000
 
-#: inside :func:`shared_soap_rows`: the SOAP rows of the last structure (4.4 kB per atom for the
-#: shipped settings), keyed by settings and structure, when they take at most this many bytes
-#: (the caller may set another bound; ``None`` outside: nothing is kept between calls)
-SHARED_MAX_BYTES = 220e6
-#: a context variable, so that threads (and asyncio tasks) never see each other's memo
-_SHARED_SOAP: ContextVar[Optional[Dict[str, Any]]] = ContextVar("mgbarrier_shared_soap", default=None)
+
+@lru_cache(maxsize=8)
+def soap_featurizer(species: tuple, soap_items: tuple) -> "Featurizer":
+    """The (cached) featuriser of SOAP settings ``dict(soap_items)`` for ``species`` (no averaging)."""
+    return Featurizer({"species": list(species), "soap": dict(soap_items), "smoothing_lengths": [],
+                       "average_cutoff": 0.0})
 
 
-@contextmanager
-def shared_soap_rows(max_bytes: Optional[float] = None):
-    """Within this block, models with the same SOAP settings compute the SOAP rows of a
-    structure once if they fit in ``max_bytes`` (default :data:`SHARED_MAX_BYTES`): an ensemble
-    of a SOAP-SymGNN and the descriptor model pays for SOAP once per prediction.  Nothing is
-    kept after the block.  The memo belongs to the current thread's context: concurrent
-    predictions do not share it."""
-    if _SHARED_SOAP.get() is not None:
-        yield
-        return
-    limit = SHARED_MAX_BYTES if max_bytes is None else float(max_bytes)
-    token = _SHARED_SOAP.set({"key": None, "rows": None, "max_bytes": limit})
-    try:
-        yield
-    finally:
-        _SHARED_SOAP.reset(token)
+@dataclass(frozen=True, eq=False)
+class SoapProjection:
+    """Per-atom model inputs that are an affine map of SOAP rows: ``rows (N, n_soap) @ matrix
+    (n_soap, k) + offset (k,)``, stored as ``atoms.arrays[name]`` (N, k) of ``dtype``.
+
+    A model declares what it needs (the descriptor model its coefficient blocks, a SOAP-SymGNN
+    its standardised input layer); :func:`with_soap_inputs` computes every projection with the
+    same SOAP settings in one pass of SOAP blocks, whose rows are never all held at once."""
+
+    species: Tuple[str, ...]
+    soap: Tuple  # sorted (name, value) items of the SOAP settings
+    matrix: np.ndarray  # (n_soap, k) float64
+    offset: np.ndarray  # (k,) float64
+    dtype: str = "float64"
+
+    @property
+    def name(self) -> str:
+        """The ``atoms.arrays`` name: the input prefix and a digest of settings and map."""
+        h = hashlib.blake2b(repr((self.species, self.soap, self.dtype)).encode(), digest_size=12)
+        for a in (self.matrix, self.offset):
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+        return INPUT_PREFIX + "soap_" + h.hexdigest()
 
 
-def _soap_key(settings: Dict, species: Sequence[str], ready: Atoms) -> str:
-    h = hashlib.blake2b(repr((sorted(settings.items()), list(species))).encode(), digest_size=16)
-    for a in (ready.get_positions(), ready.numbers, np.asarray(ready.cell), ready.pbc):
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+def with_soap_inputs(atoms: Atoms, projections: Sequence[SoapProjection]) -> Atoms:
+    """``atoms`` with every projection's array (a shallow copy; ``atoms`` itself unchanged, and
+    returned as it is when it already carries them all).  Projections with equal settings
+    share one pass of SOAP blocks.  Memory beyond the outputs: one block's rows."""
+    missing = [p for p in projections if p.name not in atoms.arrays]
+    if not missing:
+        return atoms
+    out = atoms.copy()
+    out.calc = None
+    groups: Dict[Tuple, List[SoapProjection]] = {}
+    for p in missing:
+        groups.setdefault((tuple(p.species), tuple(p.soap)), []).append(p)
+    for (species, soap), group in groups.items():
+        fz = soap_featurizer(species, soap)
+        ready, _ = fz.prepare(atoms)
+        matrix = np.concatenate([p.matrix for p in group], axis=1)
+        values = np.empty((len(ready), matrix.shape[1]))
+        for idx, rows in fz.soap_blocks(ready):
+            values[idx] = rows @ matrix
+        start = 0
+        for p in group:
+            k = p.matrix.shape[1]
+            out.arrays[p.name] = (values[:, start:start + k] + p.offset).astype(p.dtype)
+            start += k
+    return out
 
 
 def dscribe_version() -> str:
@@ -117,75 +147,18 @@ class Featurizer:
         """Yield ``(indices, rows)``: SOAP rows (len(indices), n_soap) float64 for all atoms,
         a spatial block of about CHUNK atoms at a time.
 
-        Each block is computed on a non-periodic cluster of the block's atoms and every
-        periodic image of an atom within dscribe's reach (r_cut plus its Gaussian padding)
-        of them, which gives the same rows as the whole structure at bounded memory.
-        Inside :func:`shared_soap_rows`, structures whose rows fit its bound are computed once
-        and yielded whole (read-only) to every featuriser with these settings.
-        """
-        n = len(ready)
-        memo = _SHARED_SOAP.get()
-        if memo is None or n * self.n_soap * 8 > memo["max_bytes"]:
-            yield from self._soap_blocks(ready)
-            return
-        key = _soap_key(self.config["soap"], self.species, ready)
-        if memo["key"] != key:
-            memo.update(key=None, rows=None)  # release the previous structure's rows first
-            rows = np.empty((n, self.n_soap))
-            for idx, r in self._soap_blocks(ready):
-                rows[idx] = r
-            rows.setflags(write=False)  # shared between callers
-            memo.update(key=key, rows=rows)
-        yield np.arange(n), memo["rows"]
-
-    def _soap_blocks(self, ready: Atoms):
+        Above CHUNK atoms each block is computed on a non-periodic cluster of the block's atoms
+        and every periodic image of an atom within dscribe's reach (r_cut plus its Gaussian
+        padding) of them (:func:`mgbarrier.graphs.domains.domains`), which gives the same rows
+        as the whole structure; memory: one block's cluster, whatever the size."""
         n = len(ready)
         if n <= CHUNK:
             yield np.arange(n), self.soap(ready)
             return
-        s = self._soap[True]
-        reach = float(self.config["soap"]["r_cut"]) + float(s.get_cutoff_padding()) + 0.5
-        i, j, D = neighbour_pairs(ready, reach)
-        pos = ready.get_positions()
-        numbers = ready.numbers
-        # blocks: cells of a grid in fractional coordinates, ~CHUNK atoms each
-        m = max(1, int(round((n / CHUNK) ** (1.0 / 3.0))))
-        frac = ready.cell.scaled_positions(pos) if ready.cell.rank == 3 else np.zeros((n, 3))
-        cell_of = np.clip((frac % 1.0 * m).astype(int), 0, m - 1)
-        block_of = (cell_of[:, 0] * m + cell_of[:, 1]) * m + cell_of[:, 2]
-        atoms_by_block = np.argsort(block_of, kind="stable")
-        starts = np.searchsorted(block_of[atoms_by_block], np.arange(m ** 3 + 1))
-        pairs_by_block = np.argsort(block_of[i], kind="stable")
-        pstarts = np.searchsorted(block_of[i][pairs_by_block], np.arange(m ** 3 + 1))
-        # a neighbour image is atom j shifted by a lattice vector: (j, integer cell shift) names it,
-        # encoded in one int64 key (no float comparisons, no 2-D unique)
-        periodic = ready.cell.rank == 3 and bool(np.any(ready.pbc))
-        inv_cell = np.linalg.inv(ready.cell.array) if periodic else None
-        inside = np.zeros(n, dtype=bool)
-        for b in range(m ** 3):
-            idx = atoms_by_block[starts[b]:starts[b + 1]]
-            if len(idx) == 0:
-                continue
-            sel = pairs_by_block[pstarts[b]:pstarts[b + 1]]
-            js = j[sel].astype(np.int64)
-            if periodic:
-                shift = np.rint((pos[i[sel]] + D[sel] - pos[js]) @ inv_cell).astype(np.int64)
-                base = 2 * int(np.abs(shift).max(initial=0)) + 1
-                shift += base // 2
-                key = ((js * base + shift[:, 0]) * base + shift[:, 1]) * base + shift[:, 2]
-                unshifted = (shift == base // 2).all(axis=1)
-            else:
-                key, unshifted = js, np.ones(len(js), dtype=bool)
-            inside[idx] = True
-            own = inside[js] & unshifted  # the block's atoms themselves
-            inside[idx] = False
-            _, first = np.unique(key[~own], return_index=True)
-            halo = sel[np.sort(np.flatnonzero(~own)[first])]  # pair rows of the halo images
-            img = pos[i[halo]] + D[halo]  # halo images, Å
-            cluster = Atoms(numbers=np.concatenate([numbers[idx], numbers[j[halo]]]),
-                            positions=np.concatenate([pos[idx], img]), pbc=False)
-            rows = self._soap[False].create(cluster, centers=cluster.positions[:len(idx)], n_jobs=1)
-            yield idx, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
+        m = max(2, int(round((n / CHUNK) ** (1.0 / 3.0))))
+        for own, cluster in domains(ready, self.soap_reach + 0.5, (m, m, m), open_clusters=True):
+            rows = self._soap[False].create(cluster, centers=cluster.positions[:len(own)], n_jobs=1)
+            yield own, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
     def averaging(self, atoms: Atoms):
         """Row-normalised scipy.sparse CSR matrices W_R (N, N), one per smoothing length."""
@@ -203,6 +176,19 @@ class Featurizer:
             norm = np.asarray(W.sum(axis=1)).ravel()
             mats.append(sp.diags(1.0 / norm) @ W)
         return mats
+
+    def averages(self, atoms: Atoms, values: np.ndarray) -> np.ndarray:
+        """(len(lengths), N) float64: ``W_R @ values[:, k]`` for length k (the matrices of
+        :meth:`averaging`, one column of ``values`` (N, len(lengths)) each), without building
+        the matrices: ~40 bytes per pair instead of ~150."""
+        n = len(atoms)
+        i, j, d = neighbour_pairs(atoms, self.avg_cutoff, with_distance=True)
+        out = np.empty((len(self.lengths), n))
+        for k, R in enumerate(self.lengths):
+            w = np.exp(-d / R)
+            norm = np.bincount(i, weights=w, minlength=n) + 1.0  # the atom itself: r = 0, weight 1
+            out[k] = (np.bincount(i, weights=w * values[j, k], minlength=n) + values[:, k]) / norm
+        return out
 
     def features(self, atoms: Atoms) -> np.ndarray:
         """Full feature rows (N, n_features) float32 — for fitting (memory ~ N * n_features * 4 bytes)."""

@@ -37,12 +37,16 @@ from ase import Atoms
 
 from ..errors import MgBarrierError
 from ..graphs.checks import parts_of_validated, validate_atoms
-from ..graphs.neighbours import mixed_periodicity_ok, neighbour_ready
+from ..graphs.domains import HALO_DEPTH, domains, input_arrays, keeps_periodic  # noqa: F401 (HALO_DEPTH: re-exported)
+from ..graphs.neighbours import neighbour_ready
 
 #: default memory budget of one prediction (GB)
 DEFAULT_MAX_MEMORY_GB = 4.0
 #: GB of the budget set aside for the interpreter, torch, the model and the whole input structure
 FIXED_GB = 0.7
+#: bytes per atom of the descriptor model when its SOAP inputs come with the atoms: the
+#: neighbour pairs within the averaging radius (~110 per atom at 7.5 Å, ~40 bytes each)
+DESCRIPTOR_GIVEN_BYTES = 6000.0
 #: most domains per axis
 MAX_DOMAINS_PER_AXIS = 64
 #: atoms per Å^3 assumed where a structure has no periodic volume (a dense metal glass)
@@ -88,8 +92,16 @@ def _soap_reach(species, soap: dict) -> float:
     return soap_reach(species, soap)
 
 
-def receptive_radius(model) -> float:
-    """Å: a model's prediction for an atom depends on atoms at most this far away (module doc)."""
+def inputs_given(model, atoms: Atoms) -> bool:
+    """Whether ``atoms`` carries every SOAP input ``model`` takes (:mod:`mgbarrier.graphs.soap`);
+    False for a model that takes none."""
+    projections = model.soap_projections() if hasattr(model, "soap_projections") else []
+    return bool(projections) and all(p.name in atoms.arrays for p in projections)
+
+
+def receptive_radius(model, given: bool = False) -> float:
+    """Å: a model's prediction for an atom depends on atoms at most this far away (module doc).
+    ``given``: the model's SOAP inputs are given per atom, so their reach does not count."""
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
         return max(receptive_radius(m) for m in model.members)
@@ -100,11 +112,11 @@ def receptive_radius(model) -> float:
             and (hasattr(cfg, "heads") or hasattr(cfg, "layers")):  # every message-passing network kind
         layers = len(cfg.heads) if hasattr(cfg, "heads") else int(cfg.layers)
         radius = layers * float(cfg.cutoff)
-        if getattr(cfg, "node_features", "species") == "soap":
+        if getattr(cfg, "node_features", "species") == "soap" and not given:
             radius += _soap_reach(cfg.species, cfg.soap)
         return radius
     if kind == "descriptor" and isinstance(cfg, dict):
-        return _soap_reach(cfg["species"], cfg["soap"]) + float(cfg["average_cutoff"])
+        return (0.0 if given else _soap_reach(cfg["species"], cfg["soap"])) + float(cfg["average_cutoff"])
     raise MgBarrierError(f"{getattr(model, 'path', 'model')}: no receptive radius known for model kind {kind!r}; "
                          "cannot cut it into domains")
 
@@ -117,7 +129,7 @@ def _density(atoms: Atoms) -> float:
     return DENSITY_FALLBACK
 
 
-def bytes_per_atom(model, density: float = 0.0615) -> float:
+def bytes_per_atom(model, density: float = 0.0615, given: bool = False) -> float:
     """Estimated peak bytes per atom of one prediction of ``model`` (CPU, float32 network).
 
     SymGNN with species inputs (inference path, graph handed over): 4 x edge_hidden + 20
@@ -131,11 +143,14 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
     Descriptor model: 15 kB per atom (14.6 kB/atom measured at 192,000 atoms: the SOAP
     blocks' neighbour images and the averaging pairs and matrices within 7.5 Å; it was
     estimated at 6 kB, and the default ensemble then peaked at 6.3 GB in a 4 GB budget at
-    1,029,000 atoms).  Measured on test0 tilings (benchmarks/predict_speed.py).
+    1,029,000 atoms).  ``given``: the SOAP inputs come with the atoms (a few numbers per atom):
+    a SOAP-SymGNN then costs what a species SymGNN does, and the descriptor model only its
+    neighbour averages within the averaging radius, DESCRIPTOR_GIVEN_BYTES per atom.
+    Measured on test0 tilings (benchmarks/predict_speed.py).
     """
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
-        return max(bytes_per_atom(m, density) for m in model.members)
+        return max(bytes_per_atom(m, density, given) for m in model.members)
     if kind == "mesoscale":  # kernel pairs: i, j (int64), distance and weight (float64), gathered values
         pairs = density * 4.0 / 3.0 * math.pi * float(model.kernel_cutoff) ** 3
         return max(bytes_per_atom(model.members[0], density), 200.0 + 48.0 * pairs)
@@ -146,32 +161,24 @@ def bytes_per_atom(model, density: float = 0.0615) -> float:
         width = int(getattr(cfg, "edge_hidden", 0)) or int(getattr(cfg, "scalars", 32)) \
             + 3 * int(getattr(cfg, "vectors", 0)) + 5 * int(getattr(cfg, "tensors", 0))
         per_atom = 4.0 * int(getattr(cfg, "hidden", 64)) * 8
-        soap = getattr(cfg, "node_features", "species") == "soap"
+        soap = getattr(cfg, "node_features", "species") == "soap" and not given
         if hasattr(cfg, "heads") and hasattr(cfg, "edge_hidden") and not soap:  # SymGNN (measured)
             return per_atom + edges * (20.0 + 4.0 * width)
         per_atom += 1300.0 + (6000.0 if soap else 0.0)
         return per_atom + edges * (80.0 + 4.0 * width)
     if kind == "descriptor":
-        return 15000.0
+        return DESCRIPTOR_GIVEN_BYTES if given else 15000.0
     return 10000.0
 
 
-def chunk_atoms(model, density: float = 0.0615) -> int:
-    """Most atoms (domain + halo) predicted at once within the model's memory budget."""
+def chunk_atoms(model, density: float = 0.0615, given: bool = False, reserved_bytes: float = 0.0) -> int:
+    """Most atoms (domain + halo) predicted at once within the model's memory budget, less
+    ``reserved_bytes`` (the structure's own per-atom inputs)."""
     fixed = getattr(model, "chunk_atoms", None)
     if fixed is not None:
         return max(1, int(fixed))
     gb = max_memory_gb(model)
-    return max(0, int((gb - FIXED_GB) * 1e9 / bytes_per_atom(model, density)))
-
-
-def _frame(atoms: Atoms) -> Tuple[Atoms, np.ndarray, np.ndarray]:
-    """(ready copy, (N, 3) fractional coordinates in [0, 1), (3,) bool periodic axes)."""
-    ready = neighbour_ready(atoms, 0.0)  # wrapped; non-periodic axes: an orthogonal box around the atoms
-    frac = ready.cell.scaled_positions(ready.positions)
-    pbc = np.asarray(ready.pbc, dtype=bool)
-    frac[:, pbc] %= 1.0
-    return ready, np.clip(frac, 0.0, np.nextafter(1.0, 0.0)), pbc
+    return max(0, int(((gb - FIXED_GB) * 1e9 - reserved_bytes) / bytes_per_atom(model, density, given)))
 
 
 def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
@@ -214,78 +221,6 @@ def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
                                 else 1.0 / MAX_DOMAINS_PER_AXIS + 2.0 * d for d, p in zip(delta, pbc)])
         raise ValueError(float(smallest))
     return best
-
-
-def keeps_periodic(cell: np.ndarray) -> Callable[[np.ndarray], bool]:
-    """For a wrapped cell (3, 3): may clusters stay periodic along the axes ``whole`` and open
-    along the others?  (:func:`mgbarrier.graphs.neighbours.mixed_periodicity_ok`, the condition
-    the neighbour list itself needs.)"""
-    return functools.partial(mixed_periodicity_ok, cell)
-
-
-#: ``Atoms.arrays`` key of a cluster: -1 for the domain's own atoms, else the halo atom's
-#: distance (Å) outside the domain (the largest over the cut axes, measured across the lattice
-#: planes).  A halo atom at depth d only influences own atoms through d Å of messages: a
-#: message-passing network computes layer k only on the atoms within (layers - k) x cutoff
-#: (:class:`mgbarrier.models.graph_network.GraphNetworkPredictor`).  Halo atoms come sorted by depth.
-HALO_DEPTH = "mgbarrier_halo_depth"
-
-
-def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int]):
-    """Yield ``(own, cluster)``: indices (n_own,) of a domain's atoms and the cluster Atoms whose
-    first n_own atoms are those (in order), followed by the halo sorted by depth
-    (``cluster.arrays[HALO_DEPTH]``).  The cluster is open along the cut axes and stays
-    periodic along periodic axes left whole (m = 1) where the cell allows it (:func:`keeps_periodic`)."""
-    ready, frac, pbc = _frame(atoms)
-    m = np.asarray(grid)
-    recip = np.linalg.norm(np.linalg.inv(ready.cell.array).T, axis=1)  # |b_k|, 1/Å
-    delta = radius * recip
-    whole = pbc & (m == 1)
-    if not (whole.any() and keeps_periodic(ready.cell.array)(whole)):
-        whole = np.zeros(3, dtype=bool)
-    cell_of = np.minimum((frac * m).astype(np.int64), m - 1)
-    flat = (cell_of[:, 0] * m[1] + cell_of[:, 1]) * m[2] + cell_of[:, 2]
-    order = np.argsort(flat, kind="stable")
-    starts = np.searchsorted(flat[order], np.arange(int(m.prod()) + 1))
-    pos, numbers, cell = ready.positions, ready.numbers, ready.cell.array
-    source = atoms.info.get("source", "")
-    for d, (a, b, c) in enumerate(itertools.product(range(m[0]), range(m[1]), range(m[2]))):
-        own = order[starts[d]:starts[d + 1]]
-        if len(own) == 0:
-            continue
-        idx = np.arange(len(atoms))
-        shift = np.zeros((len(idx), 3))
-        depth = np.zeros(len(idx))
-        for k, lo_cell in enumerate((a, b, c)):
-            if whole[k]:
-                continue
-            lo_dom, hi_dom = lo_cell / m[k], (lo_cell + 1) / m[k]
-            lo, hi = lo_dom - delta[k], hi_dom + delta[k]
-            shifts = range(int(math.floor(lo)), int(math.floor(hi)) + 1) if pbc[k] else (0,)
-            keep_i, keep_s, keep_d = [], [], []
-            for s in shifts:
-                x = frac[idx, k] + s
-                sel = (x >= lo) & (x < hi)
-                keep_i.append(idx[sel])
-                sh = shift[sel].copy()
-                sh[:, k] = s
-                keep_s.append(sh)
-                outside = np.maximum(np.maximum(lo_dom - x[sel], x[sel] - hi_dom), 0.0) / recip[k]  # Å
-                keep_d.append(np.maximum(depth[sel], outside))
-            idx, shift, depth = np.concatenate(keep_i), np.concatenate(keep_s), np.concatenate(keep_d)
-        mine = np.zeros(len(atoms), dtype=bool)
-        mine[own] = True
-        halo = ~(mine[idx] & ~shift.any(axis=1))
-        idx, shift, depth = idx[halo], shift[halo], depth[halo]
-        by_depth = np.argsort(depth, kind="stable")
-        idx, shift, depth = idx[by_depth], shift[by_depth], depth[by_depth]
-        cluster = Atoms(numbers=np.concatenate([numbers[own], numbers[idx]]),
-                        positions=np.concatenate([pos[own], pos[idx] + shift @ cell]),
-                        cell=cell if whole.any() else None, pbc=whole)
-        cluster.arrays[HALO_DEPTH] = np.concatenate([np.full(len(own), -1.0), depth])
-        if source:
-            cluster.info["source"] = source
-        yield own, cluster
 
 
 def _store(out, part, own: np.ndarray, n_own: int, n: int):
@@ -359,9 +294,11 @@ def chunked(method: Callable) -> Callable:
             return method(self, atoms, *args, **kwargs)
         source = atoms.info.get("source", "")
         validate_atoms(atoms, source)  # first: a zero or NaN cell cannot even be wrapped into domains
-        limit = chunk_atoms(self, _density(atoms))
+        given = inputs_given(self, atoms)
+        reserved = float(sum(a.nbytes for a in input_arrays(atoms).values()))
+        limit = chunk_atoms(self, _density(atoms), given, reserved)
         with parts_of_validated():  # validated once, here
-            return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self),
+            return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self, given),
                                    limit, what=f"{getattr(self, 'kind', 'model')} model")
 
     return wrapper

@@ -31,8 +31,8 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
-from ..graphs.checks import validate_atoms
-from ..graphs.soap import Featurizer, dscribe_version
+from ..graphs.checks import parts_of_validated, validate_atoms
+from ..graphs.soap import Featurizer, SoapProjection, dscribe_version, with_soap_inputs
 from .card import format_card
 from .chunked import chunked
 from .protocol import MIN_BARRIER, PredictorBase, check_device, floor_barriers, floor_note
@@ -90,6 +90,12 @@ class DescriptorPredictor(PredictorBase):
         self._proj = np.stack([w[k * ns:(k + 1) * ns] for k in range(nb)], axis=1)  # (n_soap, nb)
         self._w_flag = float(w[-1])
         self._const = self._intercept - float(self._mean @ w)
+        self._projection = SoapProjection(tuple(self.species), tuple(sorted(self._fz.config["soap"].items())),
+                                          self._proj, np.zeros(nb))
+
+    def soap_projections(self) -> List[SoapProjection]:
+        """What the model takes from SOAP rows: the row's projection on each coefficient block, (N, 1 + lengths)."""
+        return [self._projection]
 
     @property
     def species(self) -> List[str]:
@@ -113,20 +119,23 @@ class DescriptorPredictor(PredictorBase):
         """(N,) bool: predictions (eV) within training mean ± FAR_Z training std."""
         return np.abs((np.asarray(values) - self.label_mean) / self.label_std) <= FAR_Z
 
-    @chunked
     def predict_raw(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, (N,), unbounded (the ridge extrapolates linearly),
-        no warning.  Deterministic; large structures run in spatial domains with halos
-        (:mod:`mgbarrier.models.chunked`)."""
+        no warning.  Deterministic; the SOAP projections are computed for the whole structure
+        in spatial blocks, then the neighbour averages in spatial domains with halos when the
+        structure is large (:mod:`mgbarrier.models.chunked`)."""
+        validate_atoms(atoms, atoms.info.get("source", ""))
+        with parts_of_validated():
+            return self._predict_inputs(with_soap_inputs(atoms, self.soap_projections()))
+
+    @chunked
+    def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
+        """:meth:`predict_raw` of a structure that carries its SOAP projections."""
         validate_atoms(atoms, atoms.info.get("source", ""))
         ready, flag = self._fz.prepare(atoms)
-        n = len(ready)
-        P = np.empty((n, self._proj.shape[1]))
-        for idx, rows in self._fz.soap_blocks(ready):
-            P[idx] = rows @ self._proj
+        P = atoms.arrays[self._projection.name]  # (N, 1 + lengths)
         z = P[:, 0] + self._w_flag * flag + self._const
-        for k, W in enumerate(self._fz.averaging(ready)):
-            z += W @ P[:, k + 1]
+        z += self._fz.averages(ready, P[:, 1:]).sum(axis=0)
         return z * self.label_std + self.label_mean
 
     def describe(self) -> str:

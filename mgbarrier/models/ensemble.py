@@ -30,10 +30,9 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
-from ..graphs.checks import validate_atoms
-from ..graphs.soap import shared_soap_rows
+from ..graphs.checks import parts_of_validated, validate_atoms
+from ..graphs.soap import with_soap_inputs
 from .card import format_card
-from .chunked import FIXED_GB, bytes_per_atom, max_memory_gb
 from .protocol import BARRIER, PredictorBase, floor_barriers, floor_note
 
 #: fraction of atoms outside a member's domain above which that member is dropped for the
@@ -83,10 +82,10 @@ class EnsemblePredictor(PredictorBase):
     def predict_members(self, atoms: Atoms) -> np.ndarray:
         """(K, N) member predictions as each member gives them (unbounded), eV."""
         validate_atoms(atoms, atoms.info.get("source", ""))
-        # members with equal SOAP settings share the rows (4.4 kB per atom) where they fit in what
-        # the memory budget leaves beside the largest member's own estimated work
-        room = (max_memory_gb(self) - FIXED_GB) * 1e9 - len(atoms) * bytes_per_atom(self)
-        with shared_soap_rows(max(room, 0.0)):
+        # the members' SOAP inputs in one pass of SOAP blocks (a few numbers per atom each)
+        projections = [p for m in self.members if hasattr(m, "soap_projections") for p in m.soap_projections()]
+        with parts_of_validated():
+            atoms = with_soap_inputs(atoms, projections)
             return np.stack([np.asarray(m.predict_raw(atoms) if hasattr(m, "predict_raw") else m.predict(atoms),
                                         dtype=float) for m in self.members])
 

@@ -12,8 +12,9 @@ import torch
 from ase import Atoms
 
 from ..errors import MgBarrierError
-from ..graphs.checks import validate_atoms
+from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.inputs import model_graph
+from ..graphs.soap import SoapProjection, with_soap_inputs
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
 from .card import format_card
@@ -70,6 +71,15 @@ class GraphNetworkPredictor(PredictorBase):
                 raise MgBarrierError(f"{path}: invalid model configuration "
                                      f"({str(exc).splitlines()[0][:160]})") from None
         self._lock = threading.Lock()
+        self._soap_projection = None
+        if getattr(self.config, "node_features", "species") == "soap":
+            matrix, offset = self.net.node_input_map()
+            self._soap_projection = SoapProjection(tuple(self.config.species), tuple(sorted(self.config.soap.items())),
+                                                   matrix, offset, "float32")
+
+    def soap_projections(self) -> List[SoapProjection]:
+        """What the network takes from SOAP rows at prediction: its input layer (SOAP inputs), else nothing."""
+        return [] if self._soap_projection is None else [self._soap_projection]
 
     @property
     def species(self):
@@ -79,7 +89,6 @@ class GraphNetworkPredictor(PredictorBase):
     def cutoff(self) -> float:
         return float(self.config.cutoff)
 
-    @chunked
     def predict_raw(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,), as the network gives
         them (``predict``: the same, floored at MIN_BARRIER with a warning).
@@ -88,9 +97,16 @@ class GraphNetworkPredictor(PredictorBase):
         than the memory budget allows run in spatial domains with halos (same values,
         see :mod:`mgbarrier.models.chunked`).
         """
+        validate_atoms(atoms, atoms.info.get("source", ""))
+        with parts_of_validated():  # SOAP inputs for the whole structure first, then domains of a few numbers per atom
+            return self._predict_inputs(with_soap_inputs(atoms, self.soap_projections()))
+
+    @chunked
+    def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
+        """:meth:`predict_raw` of a structure that carries its SOAP inputs (if any)."""
         source = atoms.info.get("source", "")
         validate_atoms(atoms, source)
-        graph = model_graph(atoms, self.config, source)
+        graph = model_graph(atoms, self.config, source, self._soap_projection)
         return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))
 
     def _layer_atoms(self, atoms: Atoms) -> Optional[List[int]]:

@@ -256,8 +256,23 @@ class SymGNN(nn.Module):
         if self.cfg.node_features != "species":
             if g.node_attr is None:
                 raise ValueError("this model needs per-atom input features (graph.node_attr)")
-            h = h + self.node_input(self.node_scale(g.node_attr))
+            if g.node_attr_projected:
+                h = h + g.node_attr.to(h.dtype)
+            else:
+                h = h + self.node_input(self.node_scale(g.node_attr))
         return h
+
+    def node_input_map(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The standardised input layer as one affine map of the features, float64:
+        ``node_input(node_scale(x)) = x @ matrix + offset``, matrix (F, hidden), offset (hidden,)."""
+        if self.cfg.node_features == "species":
+            raise ValueError("this network takes no per-atom input features")
+        w = self.node_input.weight.detach().double().cpu().numpy()  # (hidden, F)
+        b = self.node_input.bias.detach().double().cpu().numpy()
+        shift = self.node_scale.shift.detach().double().cpu().numpy()
+        scale = self.node_scale.scale.detach().double().cpu().numpy()
+        matrix = (w / scale[None, :]).T
+        return matrix, b - shift @ matrix
 
     def _forward_inference(self, g: Graph, edge_mask: Optional[torch.Tensor],
                            layer_atoms: Optional[Sequence[int]], consume: bool = False) -> torch.Tensor:
@@ -270,6 +285,7 @@ class SymGNN(nn.Module):
         if layer_atoms is not None and len(layer_atoms) != n_layers + 1:
             raise ValueError("layer_atoms needs layers + 1 counts")
         species, node_attr, center, neighbor, vec = g.species, g.node_attr, g.center, g.neighbor, g.vec
+        projected = g.node_attr_projected
         if consume:
             g.center = g.neighbor = g.vec = None
         del g
@@ -287,7 +303,7 @@ class SymGNN(nn.Module):
         num_edges = int(center.shape[0])
         slices = _atom_aligned_slices(center, self.inference_edge_chunk) if num_edges else []
         blocks = [(int(center[s.start]), int(center[s.stop - 1]) + 1) for s in slices]
-        graph = Graph(species, center, neighbor, vec, node_attr)
+        graph = Graph(species, center, neighbor, vec, node_attr, projected)
         weight = self.edge_weights(graph, edge_mask)
         h = self._initial_states(graph)
         del graph, edge_mask
