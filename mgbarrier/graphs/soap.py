@@ -79,14 +79,14 @@ def with_soap_inputs(atoms: Atoms, projections: Sequence[SoapProjection]) -> Ato
         fz = soap_featurizer(species, soap)
         ready, _ = fz.prepare(atoms)
         matrix = np.concatenate([p.matrix for p in group], axis=1)
-        values = np.empty((len(ready), matrix.shape[1]))
+        ends = np.cumsum([p.matrix.shape[1] for p in group])
+        values = [np.empty((len(ready), p.matrix.shape[1]), dtype=p.dtype) for p in group]
         for idx, rows in fz.soap_blocks(ready):
-            values[idx] = rows @ matrix
-        start = 0
-        for p in group:
-            k = p.matrix.shape[1]
-            out.arrays[p.name] = (values[:, start:start + k] + p.offset).astype(p.dtype)
-            start += k
+            block = rows @ matrix  # (block, sum of k) float64
+            for p, v, end in zip(group, values, ends):
+                v[idx] = block[:, end - p.matrix.shape[1]:end] + p.offset
+        for p, v in zip(group, values):
+            out.arrays[p.name] = v
     return out
 
 

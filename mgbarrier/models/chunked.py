@@ -15,7 +15,9 @@ prediction equals the unchunked one to float rounding (tests: <= 1e-5 eV).
 * Receptive radius (:func:`receptive_radius`): SymGNN and the baselines, layers x graph cutoff
   (+ the SOAP reach r_cut + dscribe's Gaussian padding for SOAP node inputs); descriptor, SOAP
   reach + neighbour-averaging radius; an ensemble, the largest member (its members chunk one
-  by one, each with its own radius).
+  by one, each with its own radius).  A model whose SOAP inputs come with the atoms
+  (:func:`mgbarrier.graphs.soap.with_soap_inputs`, arrays carried into every cluster) is cut
+  with the radius without the SOAP reach: that is how the SOAP models predict.
 * Chunk size (:func:`chunk_atoms`): from ``max_memory`` (GB, the model's attribute, default
   :data:`DEFAULT_MAX_MEMORY_GB` or ``$MGBARRIER_MAX_MEMORY``) less a fixed allowance, divided by
   a per-kind estimate of peak bytes per atom (:func:`bytes_per_atom`, measured on Cu64Zr36;
@@ -45,8 +47,10 @@ DEFAULT_MAX_MEMORY_GB = 4.0
 #: GB of the budget set aside for the interpreter, torch, the model and the whole input structure
 FIXED_GB = 0.7
 #: bytes per atom of the descriptor model when its SOAP inputs come with the atoms: the
-#: neighbour pairs within the averaging radius (~110 per atom at 7.5 Å, ~40 bytes each)
-DESCRIPTOR_GIVEN_BYTES = 6000.0
+#: neighbour pairs within the averaging radius (~110 per atom at 7.5 Å; measured 11.5 kB per
+#: atom at 192,000 atoms, most of it the neighbour list's own peak; 13 kB keeps the default
+#: ensemble within 4 GB at 1,029,000 atoms, 12 kB peaked at 4.09 GB)
+DESCRIPTOR_GIVEN_BYTES = 13000.0
 #: most domains per axis
 MAX_DOMAINS_PER_AXIS = 64
 #: atoms per Å^3 assumed where a structure has no periodic volume (a dense metal glass)
