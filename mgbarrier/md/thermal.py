@@ -32,9 +32,9 @@ from typing import Mapping, Optional
 
 import numpy as np
 from ase import Atoms
-from ase.neighborlist import neighbor_list
 
 from ..errors import MgBarrierError, MgBarrierWarning
+from ..graphs.neighbours import neighbour_pairs
 
 __all__ = ["thermal_score", "looks_thermal", "thermal_warning", "warn_if_thermal", "THERMAL_THRESHOLD",
            "METALLIC_RADII", "QUENCH_HINT"]
@@ -66,14 +66,16 @@ def thermal_score(atoms: Atoms, radii: Optional[Mapping[str, float]] = None) -> 
     if len(atoms) < 2:
         raise MgBarrierError("thermal_score: needs at least two atoms")
     r = np.array([table[s] for s in symbols], dtype=float)
-    i, j, d, vec = neighbor_list("ijdD", atoms, 2.0 * _RANGE * r.max())
+    i, j, vec = neighbour_pairs(atoms, 2.0 * _RANGE * r.max())
+    d = np.linalg.norm(vec, axis=1)
     reach = _RANGE * (r[i] + r[j])
     inside = d < reach
     i, d, vec, reach = i[inside], d[inside], vec[inside], reach[inside]
     dphi = _POWER * (1.0 - d / reach) ** (_POWER - 1) / reach  # -phi'(r), 1/Å
-    force = np.zeros((len(atoms), 3))
-    np.add.at(force, i, -(dphi / d)[:, None] * vec)  # repulsion pushes i away from j
-    scale = np.bincount(i, weights=dphi, minlength=len(atoms)).mean()
+    push = -(dphi / d)[:, None] * vec  # repulsion pushes i away from j
+    n = len(atoms)
+    force = np.stack([np.bincount(i, weights=push[:, k], minlength=n) for k in range(3)], axis=1)
+    scale = np.bincount(i, weights=dphi, minlength=n).mean()
     if scale == 0.0:
         raise MgBarrierError("thermal_score: no atom has a neighbour (not a condensed structure)")
     return float(np.sqrt((force ** 2).sum(axis=1).mean()) / scale)
