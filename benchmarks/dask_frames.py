@@ -136,7 +136,7 @@ def main(argv=None) -> int:
              f"{args.frames} frames of {n_atoms:,} atoms ({what} tiled {args.tile}^3, each frame jittered), "
              f"gzipped dump in and out, model `{args.model}`; {os.cpu_count()} cores visible, "
              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} (each Dask worker: 1 thread); "
-             f"load average at the end {load[0]:.1f} (other jobs were running).", "",
+             f"load average at the end {load[0]:.1f} (this run's own processes included).", "",
              "| run | wall (s) | frames/s | atoms/s | output identical |", "|---|---:|---:|---:|---|"]
     for label, r in (("one process", one), (f"LocalCluster, {args.workers} workers", par)):
         lines.append(f"| {label} | {r['wall']:.1f} | {args.frames / r['wall']:.3f} | "

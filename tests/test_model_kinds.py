@@ -174,6 +174,13 @@ def test_soap_blocks_equal_the_whole_structure_and_projections_are_rows_times_ma
     assert p.name.startswith(D.INPUT_PREFIX) and p.name not in glass.arrays
     assert np.allclose(out.arrays[p.name], whole @ p.matrix + p.offset, rtol=1e-6, atol=1e-8)
     assert D.with_soap_inputs(out, [p]) is out  # already there: nothing computed
+    # the neighbour averages of prediction equal the fitting's averaging matrices
+    full = D.Featurizer(dict(DEFAULT_CONFIG, soap=settings))
+    values = rng.normal(size=(len(glass), len(full.lengths)))
+    mats = full.averaging(ready)
+    expected = np.stack([W @ values[:, k] for k, W in enumerate(mats)])
+    assert np.allclose(full.averages(ready, values), expected, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(expected[0], values[:, 0])  # the averages do average
 
 
 def test_ensemble_computes_each_atoms_soap_once(monkeypatch):
