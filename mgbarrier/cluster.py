@@ -37,9 +37,30 @@ def _import_distributed():
     return distributed
 
 
+#: Dask settings while a client of ours is open (passed on to the LocalCluster's workers):
+#: distributed keeps the last ``low-level-log-length`` (default 1000) messages of every batched
+#: stream, payloads included, so a client that submitted 24,000-atom frames held ~1 MB per frame
+#: (its memory grew 0.32 -> 0.60 GB over 200 frames; with 0 it stays flat)
+DASK_CONFIG = {"distributed.admin.low-level-log-length": 0}
+
+
 @contextlib.contextmanager
 def dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None, *, threads_per_worker: int = 1,
                 timeout: Optional[float] = None, quiet: bool = True) -> Iterator["distributed.Client"]:
+    """A ``distributed.Client``, closed (with its LocalCluster) on exit, under :data:`DASK_CONFIG`
+    (see :func:`_dask_client`)."""
+    _import_distributed()  # one error line when Dask is missing
+    import dask
+
+    with dask.config.set(DASK_CONFIG):
+        with _dask_client(workers, scheduler, threads_per_worker=threads_per_worker, timeout=timeout,
+                          quiet=quiet) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None, *, threads_per_worker: int = 1,
+                 timeout: Optional[float] = None, quiet: bool = True) -> Iterator["distributed.Client"]:
     """A ``distributed.Client``, closed (with its LocalCluster) on exit.
 
     ``scheduler``: address of a running scheduler (``tcp://host:8786``, or a scheduler file

@@ -367,3 +367,21 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
     (i, j, D), (ia, ja, Da) = key(i, j, D), key(ia, ja, Da)
     assert np.array_equal(i, ia) and np.array_equal(j, ja)
     np.testing.assert_allclose(D, Da, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_dask_client_keeps_no_message_log_in_client_scheduler_or_workers():
+    """distributed keeps the last 1,000 messages of every batched stream, payloads included: a
+    client submitting 24,000-atom frames grew by ~1 MB per frame.  Our clients run with that log
+    off, in the client process (and its LocalCluster scheduler) and in the workers."""
+    pytest.importorskip("distributed")
+    import dask
+
+    from mgbarrier.cluster import dask_client
+
+    key = "distributed.admin.low-level-log-length"
+    default = dask.config.get(key)
+    with dask_client(workers=1) as client:
+        assert dask.config.get(key) == 0
+        assert list(client.run(lambda: __import__("dask").config.get(key)).values()) == [0]
+    assert dask.config.get(key) == default  # restored for the rest of the process
