@@ -385,3 +385,23 @@ def test_dask_client_keeps_no_message_log_in_client_scheduler_or_workers():
         assert dask.config.get(key) == 0
         assert list(client.run(lambda: __import__("dask").config.get(key)).values()) == [0]
     assert dask.config.get(key) == default  # restored for the rest of the process
+
+
+def test_halo_dominated_cuts_warn_and_stay_exact(tiny):
+    """A budget so tight that the halos make up most of the work (a small cell, many domains)
+    still gives the unchunked values, and says once that a larger --max-memory is faster; a
+    cut whose halos are a small share says nothing."""
+    from mgbarrier.errors import MgBarrierWarning
+
+    atoms = make_glass(n_cells=8, seed=3)  # 2,048 atoms, 32 Å box
+    whole = tiny.predict(atoms)
+    tiny.chunk_atoms = 1800
+    try:
+        with pytest.warns(MgBarrierWarning, match="times the structure's atoms; a larger --max-memory"):
+            parts = tiny.predict(atoms)
+    finally:
+        tiny.chunk_atoms = None
+    assert np.abs(parts - whole).max() <= TOL
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MgBarrierWarning)
+        assert _compare(tiny, _test0_or_glass((4, 1, 1)), 11000) <= TOL  # two slabs: no warning

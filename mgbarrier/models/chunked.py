@@ -37,7 +37,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 from ase import Atoms
 
-from ..errors import MgBarrierError
+from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.domains import HALO_DEPTH, domains, input_arrays, keeps_periodic  # noqa: F401 (HALO_DEPTH: re-exported)
 from ..graphs.neighbours import neighbour_ready
@@ -51,6 +51,9 @@ FIXED_GB = 0.7
 #: atom at 192,000 atoms, most of it the neighbour list's own peak; 13 kB keeps the default
 #: ensemble within 4 GB at 1,029,000 atoms, 12 kB peaked at 4.09 GB)
 DESCRIPTOR_GIVEN_BYTES = 13000.0
+#: domains holding (with their halos) more than this many times the structure's atoms get a
+#: warning: the halos dominate the work (a small cell, a large radius, a tight budget)
+HALO_WORK_WARNING = 4.0
 #: most domains per axis
 MAX_DOMAINS_PER_AXIS = 64
 #: atoms per Å^3 assumed where a structure has no periodic volume (a dense metal glass)
@@ -263,6 +266,7 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
             _INSIDE.reset(token)
     out = None
     caught: List[warnings.WarningMessage] = []
+    computed = 0
     token = _INSIDE.set(True)
     try:
         for own, cluster in domains(atoms, radius, grid):
@@ -270,11 +274,17 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
                 warnings.simplefilter("always")
                 part = fn(cluster)
             caught.extend(got)
+            computed += len(cluster)
             out = _store(out, part, own, len(own), n)
             del part, cluster
     finally:
         _INSIDE.reset(token)
     _rewarn(caught, int(np.prod(grid)))
+    if computed > HALO_WORK_WARNING * n:
+        warnings.warn(MgBarrierWarning(
+            f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows {limit:,} atoms at once, so "
+            f"{what} ran in {int(np.prod(grid))} spatial domains whose {radius:.1f} Å halos made it compute "
+            f"{computed / n:.1f} times the structure's atoms; a larger --max-memory is faster"), stacklevel=3)
     return out
 
 
