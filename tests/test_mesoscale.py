@@ -73,6 +73,7 @@ def test_prediction_is_the_read_out_of_the_base_and_the_radius_grows_by_the_kern
     assert "Gaussian average" in meso.describe()
 
 
+@pytest.mark.filterwarnings("ignore:.*halos made it compute")  # tight budgets on purpose
 def test_chunked_equals_whole_across_periodic_boundaries(meso_path):
     meso = load_model(meso_path)
     atoms = make_glass(n_cells=14, seed=7)  # 11,000 atoms, 56 Å: halos of 15 Å wrap the faces

@@ -79,6 +79,7 @@ def test_receptive_radius_is_layers_times_cutoff_by_perturbation(tiny):
     assert effect(radius - 1.5, radius - 0.02).max() > 1e-7
 
 
+@pytest.mark.filterwarnings("ignore:.*halos made it compute")  # tight budgets on purpose
 @pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
 def test_chunked_symgnn_equals_whole_on_27k_atoms_across_periodic_boundaries(tiny, big_glass, shape):
     atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
@@ -103,6 +104,7 @@ def test_domains_cover_every_atom_once_and_a_halo_holds_every_neighbour(big_glas
     assert np.all(seen == 1)
 
 
+@pytest.mark.filterwarnings("ignore:.*halos made it compute")  # tight budgets on purpose
 def test_chunked_non_periodic_and_mixed(tiny):
     atoms = make_glass(n_cells=12, seed=4)
     free = atoms.copy()
