@@ -57,8 +57,6 @@ def keeps_periodic(cell: np.ndarray) -> Callable[[np.ndarray], bool]:
     return functools.partial(mixed_periodicity_ok, cell)
 
 
-
-
 def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int],
             open_clusters: bool = False) -> Iterator[Tuple[np.ndarray, Atoms]]:
     """Yield ``(own, cluster)``: indices (n_own,) of a domain's atoms and the cluster Atoms whose
@@ -119,5 +117,3 @@ def domains(atoms: Atoms, radius: float, grid: Tuple[int, int, int],
         if source:
             cluster.info["source"] = source
         yield own, cluster
-
-

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -54,9 +54,9 @@ class SoapProjection:
     offset: np.ndarray  # (k,) float64
     dtype: str = "float64"
 
-    @property
+    @cached_property
     def name(self) -> str:
-        """The ``atoms.arrays`` name: the input prefix and a digest of settings and map."""
+        """The ``atoms.arrays`` name: the input prefix and a digest of settings and map (hashed once)."""
         h = hashlib.blake2b(repr((self.species, self.soap, self.dtype)).encode(), digest_size=12)
         for a in (self.matrix, self.offset):
             h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
@@ -70,8 +70,7 @@ def with_soap_inputs(atoms: Atoms, projections: Sequence[SoapProjection]) -> Ato
     missing = [p for p in projections if p.name not in atoms.arrays]
     if not missing:
         return atoms
-    out = atoms.copy()
-    out.calc = None
+    out = atoms.copy()  # (Atoms.copy leaves the calculator behind)
     groups: Dict[Tuple, List[SoapProjection]] = {}
     for p in missing:
         groups.setdefault((tuple(p.species), tuple(p.soap)), []).append(p)

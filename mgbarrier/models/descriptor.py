@@ -130,8 +130,7 @@ class DescriptorPredictor(PredictorBase):
 
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
-        """:meth:`predict_raw` of a structure that carries its SOAP projections."""
-        validate_atoms(atoms, atoms.info.get("source", ""))
+        """:meth:`predict_raw` of a structure that carries its SOAP projections (validated there)."""
         ready, flag = self._fz.prepare(atoms)
         P = atoms.arrays[self._projection.name]  # (N, 1 + lengths)
         z = P[:, 0] + self._w_flag * flag + self._const

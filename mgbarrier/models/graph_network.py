@@ -103,9 +103,8 @@ class GraphNetworkPredictor(PredictorBase):
 
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
-        """:meth:`predict_raw` of a structure that carries its SOAP inputs (if any)."""
+        """:meth:`predict_raw` of a structure that carries its SOAP inputs (if any; validated there)."""
         source = atoms.info.get("source", "")
-        validate_atoms(atoms, source)
         graph = model_graph(atoms, self.config, source, self._soap_projection)
         return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))
 
