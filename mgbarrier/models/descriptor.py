@@ -31,11 +31,10 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
-from ..graphs.checks import parts_of_validated, validate_atoms
-from ..graphs.soap import Featurizer, SoapProjection, dscribe_version, with_soap_inputs
+from ..graphs.soap import Featurizer, SoapProjection, dscribe_version
 from .card import format_card
 from .chunked import chunked
-from .protocol import MIN_BARRIER, PredictorBase, check_device, floor_barriers, floor_note
+from .protocol import MIN_BARRIER, StructurePredictor, check_device, floor_barriers, floor_note
 
 #: the settings of the shipped model (Å)
 DEFAULT_CONFIG: Dict = {
@@ -45,7 +44,7 @@ DEFAULT_CONFIG: Dict = {
     "average_cutoff": 7.5,
 }
 
-class DescriptorPredictor(PredictorBase):
+class DescriptorPredictor(StructurePredictor):
     """A loaded descriptor (SOAP + ridge) checkpoint; a :class:`~mgbarrier.models.protocol.Predictor`.
 
     Attributes: ``species`` (symbols), ``cutoff`` (Å, the receptive radius r_cut + averaging
@@ -119,18 +118,11 @@ class DescriptorPredictor(PredictorBase):
         """(N,) bool: predictions (eV) within training mean ± FAR_Z training std."""
         return np.abs((np.asarray(values) - self.label_mean) / self.label_std) <= FAR_Z
 
-    def predict_raw(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, (N,), unbounded (the ridge extrapolates linearly),
-        no warning.  Deterministic; the SOAP projections are computed for the whole structure
-        in spatial blocks, then the neighbour averages in spatial domains with halos when the
-        structure is large (:mod:`mgbarrier.models.chunked`)."""
-        validate_atoms(atoms, atoms.info.get("source", ""))
-        with parts_of_validated():
-            return self._predict_inputs(with_soap_inputs(atoms, self.soap_projections()))
-
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
-        """:meth:`predict_raw` of a structure that carries its SOAP projections (validated there)."""
+        """Per-atom barriers (eV, (N,)), unbounded (the ridge extrapolates linearly), of a validated
+        structure that carries its SOAP projections; the neighbour averages run in spatial domains
+        with halos when the structure is large (:mod:`mgbarrier.models.chunked`)."""
         ready, flag = self._fz.prepare(atoms)
         P = atoms.arrays[self._projection.name]  # (N, 1 + lengths)
         z = P[:, 0] + self._w_flag * flag + self._const

@@ -12,17 +12,16 @@ import torch
 from ase import Atoms
 
 from ..errors import MgBarrierError
-from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.inputs import model_graph
-from ..graphs.soap import SoapProjection, with_soap_inputs
+from ..graphs.soap import SoapProjection
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
 from .card import format_card
 from .chunked import HALO_DEPTH, chunked
-from .protocol import PredictorBase, check_device
+from .protocol import StructurePredictor, check_device
 
 
-class GraphNetworkPredictor(PredictorBase):
+class GraphNetworkPredictor(StructurePredictor):
     """A loaded graph-network checkpoint: SymGNN (kind ``"symgnn"``) or a paper-table
     baseline (kind ``"baseline"``, see :mod:`mgbarrier.baselines`).
 
@@ -89,21 +88,11 @@ class GraphNetworkPredictor(PredictorBase):
     def cutoff(self) -> float:
         return float(self.config.cutoff)
 
-    def predict_raw(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,), as the network gives
-        them (``predict``: the same, floored at MIN_BARRIER with a warning).
-
-        Deterministic: the same structure gives bit-identical output.  Structures larger
-        than the memory budget allows run in spatial domains with halos (same values,
-        see :mod:`mgbarrier.models.chunked`).
-        """
-        validate_atoms(atoms, atoms.info.get("source", ""))
-        with parts_of_validated():  # SOAP inputs for the whole structure first, then domains of a few numbers per atom
-            return self._predict_inputs(with_soap_inputs(atoms, self.soap_projections()))
-
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
-        """:meth:`predict_raw` of a structure that carries its SOAP inputs (if any; validated there)."""
+        """Per-atom barriers (eV, (N,)) as the network gives them, of a validated structure that
+        carries its SOAP inputs (if any); structures larger than the memory budget allows run in
+        spatial domains with halos (same values, :mod:`mgbarrier.models.chunked`)."""
         source = atoms.info.get("source", "")
         graph = model_graph(atoms, self.config, source, self._soap_projection)
         return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))

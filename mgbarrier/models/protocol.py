@@ -26,6 +26,8 @@ import torch
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
+from ..graphs.checks import parts_of_validated, validate_atoms
+from ..graphs.soap import SoapProjection, with_soap_inputs
 
 #: name of the per-atom barrier array (eV) in Python and extxyz (``d_barrier`` in LAMMPS)
 BARRIER = "barrier"
@@ -81,6 +83,30 @@ class PredictorBase:
     def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
         """Named per-atom arrays (each (N,) float64): ``{"barrier": eV}``."""
         return {BARRIER: self.predict(atoms)}
+
+
+class StructurePredictor(PredictorBase):
+    """A model computed from the structure alone: ``predict_raw`` validates the structure,
+    computes once, for the whole structure, the SOAP projections the model declares
+    (``soap_projections``, possibly none; :func:`mgbarrier.graphs.soap.with_soap_inputs`), and
+    hands the structure carrying them to ``_predict_inputs`` (which subclasses decorate with
+    :func:`mgbarrier.models.chunked.chunked`: spatial domains with halos when large)."""
+
+    def soap_projections(self) -> List[SoapProjection]:
+        """The affine maps of SOAP rows the model reads (none by default)."""
+        return []
+
+    def predict_raw(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom energy barriers in eV, float64 array of shape (N,), as the model gives them
+        (not floored, no warning; ``predict`` floors them at MIN_BARRIER).  Deterministic: the
+        same structure gives bit-identical output, cut into domains or not."""
+        validate_atoms(atoms, atoms.info.get("source", ""))
+        with parts_of_validated():  # SOAP inputs for the whole structure first, then domains of a few numbers per atom
+            return self._predict_inputs(with_soap_inputs(atoms, self.soap_projections()))
+
+    def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
+        """:meth:`predict_raw` of a validated structure that carries its SOAP inputs."""
+        raise NotImplementedError
 
 
 def check_device(device: str) -> torch.device:
