@@ -34,7 +34,7 @@ from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.soap import Featurizer, SoapProjection, dscribe_version
 from .card import format_card
 from .chunked import chunked
-from .protocol import MIN_BARRIER, StructurePredictor, check_device, floor_barriers, floor_note
+from .protocol import BARRIER, MIN_BARRIER, StructurePredictor, check_device, floor_barriers, floor_note
 
 #: the settings of the shipped model (Å)
 DEFAULT_CONFIG: Dict = {
@@ -105,14 +105,13 @@ class DescriptorPredictor(StructurePredictor):
         """Receptive radius (Å): SOAP r_cut + neighbour-averaging radius."""
         return self._fz.receptive_radius
 
-    def predict(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER;
-        one warning counts the atoms outside the model's domain and those floored."""
-        raw = self.predict_raw(atoms)
-        values, floored = floor_barriers(raw)
-        _warn_if_far(~self.in_domain(raw), floored, atoms.info.get("source", "") or "structure",
+    def arrays_from_parts(self, parts: np.ndarray, atoms: Atoms) -> Dict[str, np.ndarray]:
+        """``{"barrier": eV}`` (N,), each >= MIN_BARRIER, from :meth:`predict_raw`'s values; one
+        warning counts the atoms outside the model's domain and those floored."""
+        values, floored = floor_barriers(parts)
+        _warn_if_far(~self.in_domain(parts), floored, atoms.info.get("source", "") or "structure",
                      self.label_mean, self.label_std)
-        return values
+        return {BARRIER: values}
 
     def in_domain(self, values: np.ndarray) -> np.ndarray:
         """(N,) bool: predictions (eV) within training mean ± FAR_Z training std."""
@@ -151,6 +150,6 @@ def _warn_if_far(far: np.ndarray, floored: int, source: str, mean: float, std: f
                 f"training glasses and the descriptor model extrapolates; do not trust these values")
         if floored:
             text += f"; {floored} of them were below {MIN_BARRIER:g} eV and are written as {MIN_BARRIER:g} eV"
-        warnings.warn(MgBarrierWarning(text), stacklevel=3)
+        warnings.warn(MgBarrierWarning(text), stacklevel=4)
     elif floored:
-        warnings.warn(MgBarrierWarning(f"{source}: {floor_note(floored, far.size)}"), stacklevel=3)
+        warnings.warn(MgBarrierWarning(f"{source}: {floor_note(floored, far.size)}"), stacklevel=4)

@@ -106,8 +106,16 @@ class EnsemblePredictor(PredictorBase):
         total[none] = 1.0
         return w / total
 
-    def _combine(self, atoms: Atoms):
-        members = self.predict_members(atoms)
+    def predict_parts(self, atoms: Atoms) -> np.ndarray:
+        """(K, N) member predictions (eV, unbounded): :meth:`predict_members`."""
+        return self.predict_members(atoms)
+
+    def arrays_from_parts(self, parts: np.ndarray, atoms: Atoms) -> Dict[str, np.ndarray]:
+        """From the (K, N) member predictions of ``atoms``: ``barrier`` (the weighted mean under
+        the domain rule, floored at MIN_BARRIER) and ``barrier_members_std`` (weighted spread of
+        the members used, eV; not a calibrated error bar: see the README), each (N,).  One
+        warning counts the atoms outside the descriptor member's domain and those floored."""
+        members = np.asarray(parts, dtype=np.float64)
         w = self.member_weights(members)
         mean = (w * members).sum(axis=0)
         changed = (np.abs(w - self.weights[:, None]) > 1e-12).any(axis=0)
@@ -117,35 +125,25 @@ class EnsemblePredictor(PredictorBase):
         values, floored = floor_barriers(mean)
         if fallback or floored:
             source = atoms.info.get("source", "") or "structure"
-            parts = []
+            parts_text = []
             if fallback == len(mean) and outside < len(mean):
-                parts.append(f"{outside} of {len(mean)} atoms (more than {STRUCTURE_FALLBACK:.0%}) are outside the "
-                             f"descriptor member's domain: the structure is unlike the training glasses and every "
-                             f"barrier comes from the network members alone; do not trust these values")
+                parts_text.append(f"{outside} of {len(mean)} atoms (more than {STRUCTURE_FALLBACK:.0%}) are outside "
+                                  f"the descriptor member's domain: the structure is unlike the training glasses and "
+                                  f"every barrier comes from the network members alone; do not trust these values")
             elif fallback:
-                parts.append(f"{fallback} of {len(mean)} atoms are outside the descriptor member's domain "
-                             f"(unlike the training glasses): their barriers come from the network members "
-                             f"alone, less reliable there")
+                parts_text.append(f"{fallback} of {len(mean)} atoms are outside the descriptor member's domain "
+                                  f"(unlike the training glasses): their barriers come from the network members "
+                                  f"alone, less reliable there")
             if floored:
-                parts.append(floor_note(floored, len(mean)))
-            warnings.warn(MgBarrierWarning(f"{source}: " + "; ".join(parts)), stacklevel=3)
-        return members, w, mean, values
-
-    def predict(self, atoms: Atoms) -> np.ndarray:
-        """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER. Deterministic."""
-        return self._combine(atoms)[3]
+                parts_text.append(floor_note(floored, len(mean)))
+            warnings.warn(MgBarrierWarning(f"{source}: " + "; ".join(parts_text)), stacklevel=3)
+        spread = np.sqrt(np.maximum((w * (members - mean) ** 2).sum(axis=0), 0.0))
+        return {BARRIER: values, "barrier_members_std": spread}
 
     def predict_raw(self, atoms: Atoms) -> np.ndarray:
         """Weighted member predictions (eV, (N,)) with the domain rule, not floored; no warning."""
         members = self.predict_members(atoms)
         return (self.member_weights(members) * members).sum(axis=0)
-
-    def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
-        """``barrier`` and ``barrier_members_std`` (weighted spread of the members used, eV;
-        not a calibrated error bar: see the README), each (N,)."""
-        members, w, mean, values = self._combine(atoms)
-        spread = np.sqrt(np.maximum((w * (members - mean) ** 2).sum(axis=0), 0.0))
-        return {BARRIER: values, "barrier_members_std": spread}
 
     def describe(self) -> str:
         lines = [format_card(self)]

@@ -69,20 +69,36 @@ def floor_note(n: int, total: int) -> str:
 
 
 class PredictorBase:
-    """Shared behaviour: ``predict_arrays`` from ``predict``; ``predict`` as the bounded
-    ``predict_raw`` (values below :data:`MIN_BARRIER` floored, counted in one warning)."""
+    """Shared behaviour, in two steps: ``predict_parts`` computes what the model needs per atom
+    (local in space), ``arrays_from_parts`` turns it into the named per-atom arrays (a
+    whole-structure read-out: floors, warnings, an ensemble's combination).  ``predict`` and
+    ``predict_arrays`` are the two steps in a row; :mod:`mgbarrier.parallel` runs the first on
+    spatial domains on Dask workers and the second once, for the whole structure."""
+
+    def predict_parts(self, atoms: Atoms) -> np.ndarray:
+        """Per-atom quantities before the read-out, float64 (..., N): column i depends only on
+        the atoms within the model's receptive radius of atom i, so columns computed on spatial
+        domains with halos and stitched equal the whole structure's.  Default: ``predict_raw``
+        (N,) eV."""
+        return np.asarray(self.predict_raw(atoms), dtype=np.float64)
+
+    def arrays_from_parts(self, parts: np.ndarray, atoms: Atoms) -> Dict[str, np.ndarray]:
+        """Named per-atom arrays (each (N,) float64) from :meth:`predict_parts`'s output for
+        ``atoms``: ``{"barrier": eV}``, values below :data:`MIN_BARRIER` floored and counted in
+        one warning."""
+        values, n = floor_barriers(parts)
+        if n:
+            source = atoms.info.get("source", "") or "structure"
+            warnings.warn(MgBarrierWarning(f"{source}: {floor_note(n, len(values))}"), stacklevel=3)
+        return {BARRIER: values}
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER."""
-        values, n = floor_barriers(self.predict_raw(atoms))
-        if n:
-            source = atoms.info.get("source", "") or "structure"
-            warnings.warn(MgBarrierWarning(f"{source}: {floor_note(n, len(values))}"), stacklevel=2)
-        return values
+        return self.arrays_from_parts(self.predict_parts(atoms), atoms)[BARRIER]
 
     def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
-        """Named per-atom arrays (each (N,) float64): ``{"barrier": eV}``."""
-        return {BARRIER: self.predict(atoms)}
+        """Named per-atom arrays (each (N,) float64): ``{"barrier": eV, ...}``."""
+        return self.arrays_from_parts(self.predict_parts(atoms), atoms)
 
 
 class StructurePredictor(PredictorBase):
