@@ -7,7 +7,12 @@
 The client (:func:`mgbarrier.cluster.dask_client`) reads frames and keeps at most ``window``
 (default 2 per worker) in flight; each worker process loads the model once (cache keyed by the
 model file's path, size and mtime, device, transforms and memory budget) and predicts whole
-frames (large ones in spatial domains, :mod:`mgbarrier.models.chunked`).  Results are consumed
+frames.  A frame larger than the model's chunk size (its memory budget) is cut by the client
+into spatial domains with halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
+workers (each domain one task, :func:`mgbarrier.models.chunked.predict_domain_parts`) and
+stitched; the read-out (floors, warnings, an ensemble's combination) runs once on the client
+(``arrays_from_parts``), so the result equals the one-process prediction.  The client loads
+the model too (on the CPU; it plans and reads out, the workers compute).  Results are consumed
 strictly in input order, so the writer streams them with bounded memory.  A worker that dies
 mid-frame is survived: the scheduler gives its frames to another worker (up to Dask's
 ``allowed-failures``, 3).  Exceptions inside a frame (bad input) are not retried.
@@ -28,6 +33,9 @@ import numpy as np
 from ase import Atoms
 
 from .errors import MgBarrierError
+from .graphs.domains import HALO_DEPTH, domains
+from .models.chunked import predict_domain_parts, set_max_memory, spread_plan, store_part
+from .models.registry import load_model
 
 #: seconds to wait for a first worker of the cluster
 PROBE_TIMEOUT_S = 120.0
@@ -53,9 +61,6 @@ def _worker_model(key: tuple):
     held = _WORKER_MODEL.get("model")
     if held is not None and held[0] == key:
         return held[1]
-    from .models.chunked import set_max_memory
-    from .models.registry import load_model
-
     _WORKER_MODEL.pop("model", None)  # release the old one first
     path, _, _, device, n_transforms, max_memory = key
     model = load_model(path, device=device, n_transforms=n_transforms)
@@ -77,6 +82,16 @@ def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, c
     return {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in arrays.items()}
 
 
+def predict_domain_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
+                        pbc: np.ndarray, depth: np.ndarray, n_own: int, source: str) -> np.ndarray:
+    """On a worker: ``predict_parts`` (float64 (..., n_own)) of one spatial domain's own atoms,
+    computed on its cluster (own atoms first, then the halo sorted by ``depth`` Å; positions Å)."""
+    cluster = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+    cluster.arrays[HALO_DEPTH] = depth
+    cluster.info["source"] = source
+    return predict_domain_parts(_worker_model(key), cluster, int(n_own))
+
+
 class RemotePredictor:
     """A predictor whose frames run on Dask workers (module doc); a context manager."""
 
@@ -89,6 +104,8 @@ class RemotePredictor:
         if not self.path.is_file():
             raise MgBarrierError(f"{self.path}: no such model file")
         self.key = model_key(self.path, device, n_transforms, max_memory)
+        self.model = load_model(self.path, device="cpu", n_transforms=n_transforms)  # plans domains, reads out
+        set_max_memory(self.model, max_memory)
         self._pending: Deque[Tuple[Atoms, object]] = deque()
         self._stack = ExitStack()
         self.client = self._stack.enter_context(dask_client(workers, scheduler))
@@ -121,9 +138,17 @@ class RemotePredictor:
                                      f"{self.path.resolve()}")
 
     def _submit(self, atoms: Atoms):
-        return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
-                                  atoms.cell.array, np.asarray(atoms.pbc), str(atoms.info.get("source", "")),
-                                  pure=False)
+        """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
+        per spatial domain."""
+        source = str(atoms.info.get("source", ""))
+        plan = spread_plan(self.model, atoms)
+        if plan is None:
+            return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
+                                      atoms.cell.array, np.asarray(atoms.pbc), source, pure=False)
+        return [(own, self.client.submit(predict_domain_task, self.key, cluster.numbers, cluster.positions,
+                                         cluster.cell.array, np.asarray(cluster.pbc), cluster.arrays[HALO_DEPTH],
+                                         len(own), source, pure=False))
+                for own, cluster in domains(atoms, *plan)]
 
     def ahead(self, frames: Iterable[Atoms]) -> Iterator[Atoms]:
         """Yield ``frames`` in order while up to ``window`` of them are computed ahead; call
@@ -149,26 +174,24 @@ class RemotePredictor:
         """Named per-atom arrays of the oldest frame in flight, which must be ``atoms``."""
         if not self._pending or self._pending[0][0] is not atoms:
             raise RuntimeError("RemotePredictor.predict_arrays: frames must come from ahead(), in order")
-        _, fut = self._pending.popleft()
-        try:
-            return fut.result()
-        except MgBarrierError:
-            raise
-        except Exception as exc:
-            if type(exc).__name__ == "KilledWorker":
-                raise MgBarrierError(f"{atoms.info.get('source', 'frame')}: Dask workers died on this frame "
-                                     "repeatedly (out of memory?)") from None
-            raise
-        finally:
-            fut.release()
+        _, job = self._pending.popleft()
+        if not isinstance(job, list):
+            return _result(job, atoms)
+        parts = None
+        for k, (own, fut) in enumerate(job):
+            parts = store_part(parts, _result(fut, atoms), own, len(own), len(atoms))
+            job[k] = None  # each domain's future released as soon as it is stitched
+        return self.model.arrays_from_parts(parts, atoms)
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         return self.predict_arrays(atoms)["barrier"]
 
     def _cancel(self) -> None:
         if self._pending:
+            futures = [f for _, job in self._pending
+                       for f in ([p[1] for p in job if p is not None] if isinstance(job, list) else [job])]
             try:
-                self.client.cancel([f for _, f in self._pending])
+                self.client.cancel(futures)
             except Exception:
                 pass
             self._pending.clear()
@@ -182,3 +205,18 @@ class RemotePredictor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _result(fut, atoms: Atoms):
+    """A task's result (released from the cluster); a task that keeps killing workers is one error line."""
+    try:
+        return fut.result()
+    except MgBarrierError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":
+            raise MgBarrierError(f"{atoms.info.get('source', 'frame')}: Dask workers died on this frame "
+                                 "repeatedly (out of memory?)") from None
+        raise
+    finally:
+        fut.release()

@@ -251,6 +251,44 @@ def test_dask_two_workers_equal_one_process_and_survive_a_killed_worker(dump8, t
 
 
 @pytest.mark.slow
+def test_dask_spreads_a_large_frames_domains_over_workers_and_equals_one_process(tmp_path, tiny_model_path):
+    """A frame above the chunk size is cut by the client and its domains run as separate tasks on
+    both workers; the stitched read-out (here a SymGNN, and an ensemble whose (K, N) members are
+    stitched and combined on the client, with its spread) equals the one-process prediction."""
+    pytest.importorskip("distributed")
+    from distributed import get_task_stream
+
+    from mgbarrier.cluster import dask_client
+    from mgbarrier.models.checkpoint import load_checkpoint, save_checkpoint
+    from mgbarrier.models.chunked import FIXED_GB, bytes_per_atom
+    from mgbarrier.models.registry import resolve_model_path
+    from mgbarrier.parallel import RemotePredictor
+    from mgbarrier.training.ensemble import ensemble_checkpoint
+
+    ens_path = tmp_path / "ens.pt"
+    save_checkpoint(ens_path, ensemble_checkpoint(
+        [load_checkpoint(tiny_model_path), load_checkpoint(resolve_model_path("cu64zr36-descriptor"))], [0.4, 0.6],
+        {"description": "test ensemble"}))
+    atoms = _test0_or_glass((4, 1, 1))  # 144 x 36 x 36 Å
+    with dask_client(2) as client:
+        for path in (tiny_model_path, ens_path):
+            local = load_model(path)
+            gb = FIXED_GB + 8000 * bytes_per_atom(local, len(atoms) / atoms.get_volume()) / 1e9  # ~8,000 atoms
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a generated glass is outside the descriptor's domain
+                whole = local.predict_arrays(atoms)
+                with RemotePredictor(path, scheduler=client.scheduler.address, max_memory=gb) as remote, \
+                        get_task_stream(client) as stream:
+                    spread = [remote.predict_arrays(a) for a in remote.ahead([atoms])][0]
+            tasks = [t for t in stream.data if str(t["key"]).startswith("predict_domain_task")]
+            assert len(tasks) >= 2 and len({t["worker"] for t in tasks}) == 2, path
+            assert sorted(spread) == sorted(whole)
+            for key in whole:
+                assert spread[key].shape == (len(atoms),)
+                assert np.abs(spread[key] - whole[key]).max() <= TOL, (path, key)
+
+
+@pytest.mark.slow
 def test_dask_worker_without_the_package_is_one_error_and_nothing_written(dump8, tiny_model_path, tmp_path):
     distributed = pytest.importorskip("distributed")
     from mgbarrier.pipeline import predict_file

@@ -230,7 +230,9 @@ def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
     return best
 
 
-def _store(out, part, own: np.ndarray, n_own: int, n: int):
+def store_part(out, part, own: np.ndarray, n_own: int, n: int):
+    """Write the first ``n_own`` columns of a domain's ``part`` ((..., M) array or dict of them)
+    at columns ``own`` of ``out`` ((..., n) float64, allocated on the first call when None)."""
     if isinstance(part, dict):
         if out is None:
             out = {k: np.empty(np.shape(v)[:-1] + (n,), dtype=np.float64) for k, v in part.items()}
@@ -249,15 +251,7 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
     """``fn`` (Atoms -> (..., N) array or dict of them) over spatial domains of ``atoms`` with
     halos of ``radius`` Å, at most ``limit`` atoms each (module doc); stitched, (..., N)."""
     n = len(atoms)
-    ready_cell = neighbour_ready(atoms, 0.0).cell.array
-    recip = np.linalg.norm(np.linalg.inv(ready_cell).T, axis=1)
-    try:
-        grid = plan_grid(n, radius * recip, np.asarray(atoms.pbc, dtype=bool), limit, keeps_periodic(ready_cell))
-    except ValueError as exc:
-        need = float(exc.args[0]) / SAFETY
-        raise MgBarrierError(f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows "
-                             f"{limit:,} atoms at once but one domain of {what} with its {radius:.1f} Å halo "
-                             f"needs about {need:,.0f}; raise --max-memory") from None
+    grid = _grid(atoms, radius, limit, what)
     if grid is None:
         token = _INSIDE.set(True)
         try:
@@ -275,7 +269,7 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
                 part = fn(cluster)
             caught.extend(got)
             computed += len(cluster)
-            out = _store(out, part, own, len(own), n)
+            out = store_part(out, part, own, len(own), n)
             del part, cluster
     finally:
         _INSIDE.reset(token)
@@ -286,6 +280,47 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
             f"{what} ran in {int(np.prod(grid))} spatial domains whose {radius:.1f} Å halos made it compute "
             f"{computed / n:.1f} times the structure's atoms; a larger --max-memory is faster"), stacklevel=3)
     return out
+
+
+def _grid(atoms: Atoms, radius: float, limit: int, what: str) -> Optional[Tuple[int, int, int]]:
+    """:func:`plan_grid` for a structure; a budget too small for one domain is one error line."""
+    ready_cell = neighbour_ready(atoms, 0.0).cell.array
+    recip = np.linalg.norm(np.linalg.inv(ready_cell).T, axis=1)
+    try:
+        return plan_grid(len(atoms), radius * recip, np.asarray(atoms.pbc, dtype=bool), limit,
+                         keeps_periodic(ready_cell))
+    except ValueError as exc:
+        need = float(exc.args[0]) / SAFETY
+        raise MgBarrierError(f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows "
+                             f"{limit:,} atoms at once but one domain of {what} with its {radius:.1f} Å halo "
+                             f"needs about {need:,.0f}; raise --max-memory") from None
+
+
+def spread_plan(model, atoms: Atoms) -> Optional[Tuple[float, Tuple[int, int, int]]]:
+    """How to predict ``atoms`` as spatial domains computed independently (on Dask workers,
+    :mod:`mgbarrier.parallel`), each whole by :func:`predict_domain_parts`: ``(radius Å, grid)``,
+    or None when the structure fits the model's chunk size.  A structure to cut is validated
+    here (the domains are not).  Each domain computes its own SOAP inputs, so the radius
+    includes their reach."""
+    limit = chunk_atoms(model, _density(atoms), False, 0.0)
+    if len(atoms) <= limit:
+        return None
+    validate_atoms(atoms, atoms.info.get("source", ""))
+    radius = receptive_radius(model, False)
+    grid = _grid(atoms, radius, limit, f"{getattr(model, 'kind', 'model')} model")
+    return None if grid is None else (radius, grid)
+
+
+def predict_domain_parts(model, cluster: Atoms, n_own: int) -> np.ndarray:
+    """``model.predict_parts`` of one domain's cluster (:func:`mgbarrier.graphs.domains.domains`;
+    its structure was validated, and the cluster is not cut again): the own atoms' columns,
+    float64 (..., n_own)."""
+    token = _INSIDE.set(True)
+    try:
+        with parts_of_validated():
+            return np.asarray(model.predict_parts(cluster), dtype=np.float64)[..., :n_own]
+    finally:
+        _INSIDE.reset(token)
 
 
 def _rewarn(caught: List[warnings.WarningMessage], n_domains: int) -> None:
