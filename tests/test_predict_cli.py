@@ -264,7 +264,7 @@ def test_unknown_output_suffix_is_refused(tmp_path, dump3, tiny_model_path, caps
 def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, dump3, tiny_model_path, capsys, monkeypatch):
     from mgbarrier.models.graph_network import SymGNNPredictor
 
-    real = SymGNNPredictor.predict
+    real = SymGNNPredictor.predict_parts
     calls = []
 
     def interrupted(self, atoms):
@@ -273,7 +273,7 @@ def test_ctrl_c_leaves_no_output_and_exits_130(tmp_path, dump3, tiny_model_path,
             raise KeyboardInterrupt
         return real(self, atoms)
 
-    monkeypatch.setattr(SymGNNPredictor, "predict", interrupted)
+    monkeypatch.setattr(SymGNNPredictor, "predict_parts", interrupted)
     out = tmp_path / "out.lammpstrj"
     rc = main(["predict", str(dump3), "-o", str(out), "--model", str(tiny_model_path), "--species", "1=Cu,2=Zr"])
     assert rc == 130
