@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     path = resolve_model_path(args.model)
     model = load_model(path)
     set_max_memory(model, args.max_memory)
-    radius, grid = spread_plan(model, atoms) or (None, (1, 1, 1))
+    radius, grid = spread_plan(model, atoms) or (None, (1, 1, 1))  # the one-process plan
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     print(f"{len(atoms):,} atoms ({what} tiled {args.tile}^3), model {args.model}, budget "
           f"{max_memory_gb(model):g} GB, domains {grid} (halo {radius} Å)", flush=True)
@@ -73,10 +73,14 @@ def main(argv=None) -> int:
                 t_spread = time.perf_counter() - t
     tasks = [d for d in stream.data if str(d["key"]).startswith("predict_domain_task")]
     workers = sorted({d["worker"] for d in tasks})
+    busy = {w: [sum(s["stop"] - s["start"] for s in d["startstops"] if s["action"] == "compute")
+                for d in tasks if d["worker"] == w] for w in workers}
+    print("compute seconds per worker: " + "; ".join(f"{w}: " + " + ".join(f"{x:.1f}" for x in v)
+                                                    for w, v in busy.items()), flush=True)
     diff = max(float(np.abs(spread[k] - one[k]).max()) for k in one)
     client_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     lines = [
-        f"| atoms | budget | domains | one process ({threads} threads) | {args.workers} workers (1 thread each) "
+        f"| atoms | budget | domains (one process) | one process ({threads} threads) | {args.workers} workers (1 thread each) "
         f"| tasks / workers used | max abs diff (eV) |",
         "|---:|---:|---|---:|---:|---|---:|",
         f"| {len(atoms):,} | {max_memory_gb(load_model(path)) if args.max_memory is None else args.max_memory:g} GB "

@@ -115,8 +115,8 @@ class RemotePredictor:
         except BaseException:
             self.close()
             raise
-        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or int(workers or 1))
-        self.window = int(window) if window else 2 * n_workers
+        self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or int(workers or 1))
+        self.window = int(window) if window else 2 * self.n_workers
 
     def _probe(self, where: str) -> None:
         """Every worker imports this mgbarrier and reads the model file (one error line otherwise)."""
@@ -141,7 +141,7 @@ class RemotePredictor:
         """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
         per spatial domain."""
         source = str(atoms.info.get("source", ""))
-        plan = spread_plan(self.model, atoms)
+        plan = spread_plan(self.model, atoms, self.n_workers)
         if plan is None:
             return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
                                       atoms.cell.array, np.asarray(atoms.pbc), source, pure=False)

@@ -250,6 +250,23 @@ def test_dask_two_workers_equal_one_process_and_survive_a_killed_worker(dump8, t
     assert two.read_text() == one.read_text()
 
 
+def test_plan_for_several_workers_balances_the_domains():
+    """test0 tiled 7^3 (1,029,000 atoms, 251.9 Å cube) with the SymGNN's 20 Å halos: one process
+    computes the fewest atoms in 5 slabs; two workers would get 3 and 2 of them, so the plan for
+    two is an even number of domains (here 2 x 3), each worker's share smaller than 3 slabs."""
+    from mgbarrier.models.chunked import keeps_periodic
+
+    n, cell = 1_029_000, np.eye(3) * 251.9
+    delta, pbc = np.full(3, 20.0 / 251.9), np.ones(3, dtype=bool)
+    one = plan_grid(n, delta, pbc, 450_000, keeps_periodic(cell))
+    two = plan_grid(n, delta, pbc, 450_000, keeps_periodic(cell), workers=2)
+    assert sorted(one) == [1, 1, 5]
+    assert np.prod(two) % 2 == 0
+    slab = 1 / 5 + 2 * delta[0]
+    share = np.prod([1 / m + 2 * d if m > 1 else 1.0 for m, d in zip(two, delta)]) * np.prod(two) / 2
+    assert share < 3 * slab
+
+
 @pytest.mark.slow
 def test_dask_spreads_a_large_frames_domains_over_workers_and_equals_one_process(tmp_path, tiny_model_path):
     """A frame above the chunk size is cut by the client and its domains run as separate tasks on

@@ -189,13 +189,16 @@ def chunk_atoms(model, density: float = 0.0615, given: bool = False, reserved_by
 
 
 def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
-              keeps_periodic: Optional[Callable[[np.ndarray], bool]] = None) -> Optional[Tuple[int, int, int]]:
+              keeps_periodic: Optional[Callable[[np.ndarray], bool]] = None,
+              workers: int = 1) -> Optional[Tuple[int, int, int]]:
     """Domains per axis (m0, m1, m2) for ``n`` atoms, halo half-widths ``delta`` (3,) in
     fractional units, at most ``limit`` atoms per domain with halo; None when no cutting is needed.
 
+    The grid minimises the atoms the busiest of ``workers`` computes: ceil(domains / workers)
+    domains of (domain + halo) atoms each (one worker: all atoms computed, halos included).
     ``keeps_periodic(whole)``: whether the clusters may stay periodic along the periodic axes
     ``whole`` (3,) bool that are not cut (then those axes need no halo); default never.
-    Raises :class:`MgBarrierError` when even the finest grid exceeds ``limit``."""
+    Raises ValueError(smallest domain's atoms) when even the finest grid exceeds ``limit``."""
     if n <= limit:
         return None
     ms = np.arange(1, MAX_DOMAINS_PER_AXIS + 1, dtype=float)
@@ -219,7 +222,7 @@ def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
         ok = size <= SAFETY * limit
         if not ok.any():
             continue
-        total = np.where(ok, size * count, np.inf)
+        total = np.where(ok, size * np.ceil(count / max(1, int(workers))), np.inf)
         a, b, c = np.unravel_index(int(np.argmin(total)), total.shape)
         if total[a, b, c] < best_total:
             best_total, best = total[a, b, c], (int(counts[0][a]), int(counts[1][b]), int(counts[2][c]))
@@ -282,13 +285,13 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
     return out
 
 
-def _grid(atoms: Atoms, radius: float, limit: int, what: str) -> Optional[Tuple[int, int, int]]:
+def _grid(atoms: Atoms, radius: float, limit: int, what: str, workers: int = 1) -> Optional[Tuple[int, int, int]]:
     """:func:`plan_grid` for a structure; a budget too small for one domain is one error line."""
     ready_cell = neighbour_ready(atoms, 0.0).cell.array
     recip = np.linalg.norm(np.linalg.inv(ready_cell).T, axis=1)
     try:
         return plan_grid(len(atoms), radius * recip, np.asarray(atoms.pbc, dtype=bool), limit,
-                         keeps_periodic(ready_cell))
+                         keeps_periodic(ready_cell), workers)
     except ValueError as exc:
         need = float(exc.args[0]) / SAFETY
         raise MgBarrierError(f"{atoms.info.get('source', '') or 'structure'}: the memory budget allows "
@@ -296,10 +299,11 @@ def _grid(atoms: Atoms, radius: float, limit: int, what: str) -> Optional[Tuple[
                              f"needs about {need:,.0f}; raise --max-memory") from None
 
 
-def spread_plan(model, atoms: Atoms) -> Optional[Tuple[float, Tuple[int, int, int]]]:
-    """How to predict ``atoms`` as spatial domains computed independently (on Dask workers,
-    :mod:`mgbarrier.parallel`), each whole by :func:`predict_domain_parts`: ``(radius Å, grid)``,
-    or None when the structure fits the model's chunk size.  A structure to cut is validated
+def spread_plan(model, atoms: Atoms, workers: int = 1) -> Optional[Tuple[float, Tuple[int, int, int]]]:
+    """How to predict ``atoms`` as spatial domains computed independently on ``workers`` Dask
+    workers (:mod:`mgbarrier.parallel`), each whole by :func:`predict_domain_parts`:
+    ``(radius Å, grid)``, or None when the structure fits the model's chunk size.  The grid
+    minimises the busiest worker's atoms (:func:`plan_grid`).  A structure to cut is validated
     here (the domains are not).  Each domain computes its own SOAP inputs, so the radius
     includes their reach."""
     limit = chunk_atoms(model, _density(atoms), False, 0.0)
@@ -307,7 +311,7 @@ def spread_plan(model, atoms: Atoms) -> Optional[Tuple[float, Tuple[int, int, in
         return None
     validate_atoms(atoms, atoms.info.get("source", ""))
     radius = receptive_radius(model, False)
-    grid = _grid(atoms, radius, limit, f"{getattr(model, 'kind', 'model')} model")
+    grid = _grid(atoms, radius, limit, f"{getattr(model, 'kind', 'model')} model", workers)
     return None if grid is None else (radius, grid)
 
 
