@@ -36,6 +36,7 @@ from .errors import MgBarrierError
 from .graphs.domains import HALO_DEPTH, domains
 from .models.chunked import predict_domain_parts, set_max_memory, spread_plan, store_part
 from .models.registry import load_model
+from .progress import step
 
 #: seconds to wait for a first worker of the cluster
 PROBE_TIMEOUT_S = 120.0
@@ -178,9 +179,12 @@ class RemotePredictor:
         if not isinstance(job, list):
             return _result(job, atoms)
         parts = None
+        done = 0
         for k, (own, fut) in enumerate(job):
             parts = store_part(parts, _result(fut, atoms), own, len(own), len(atoms))
             job[k] = None  # each domain's future released as soon as it is stitched
+            done += len(own)
+            step("domains on workers", done, len(atoms))
         return self.model.arrays_from_parts(parts, atoms)
 
     def predict(self, atoms: Atoms) -> np.ndarray:

@@ -55,7 +55,7 @@ from .models.chunked import set_max_memory
 from .models.protocol import BARRIER
 from .models.registry import load_model, resolve_model_path
 from .parallel import RemotePredictor
-from .progress import Progress
+from .progress import Progress, steps
 
 #: name of the prediction when the input already holds a ``barrier`` array (labels)
 PRED_NAME = "barrier_pred"
@@ -115,8 +115,10 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     name = output_name
     thermal_seen = False
     try:
+        # a large frame's domains and SOAP blocks show in the bar's note
+        inside = steps(lambda stage, done, total: progress.update(0, note=f"{stage} {done:,}/{total:,} atoms"))
         # warnings are shown once the output is in place: a failed run prints only its error
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, inside:
             warnings.simplefilter("always", MgBarrierWarning)
             reader = iread_structures(inp, species_map=species_map, frames=frames)
             for k, atoms in enumerate(reader if remote is None else remote.ahead(reader)):

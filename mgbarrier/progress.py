@@ -6,12 +6,40 @@ rate and the time left.
     for ...:
         bar.update(1, note="4,000 atoms")
     bar.finish()
+
+Work inside one item (the spatial domains of a million-atom frame, its SOAP blocks) reports
+its steps with :func:`step`; whoever shows progress listens with :func:`steps` (the CLI's bar
+shows them as its note), and nobody else pays for it.
 """
 from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator, Optional, TextIO
+
+#: who listens to :func:`step` in this context: ``callback(stage, done_atoms, total_atoms)``
+_STEP_LISTENER: ContextVar[Optional[Callable[[str, int, int], None]]] = \
+    ContextVar("mgbarrier_progress_step", default=None)
+
+
+@contextmanager
+def steps(callback: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Within the block, :func:`step` reports go to ``callback(stage, done_atoms, total_atoms)``."""
+    token = _STEP_LISTENER.set(callback)
+    try:
+        yield
+    finally:
+        _STEP_LISTENER.reset(token)
+
+
+def step(stage: str, done_atoms: int, total_atoms: int) -> None:
+    """Report that ``done_atoms`` of the ``total_atoms`` of a structure are through ``stage``
+    (e.g. "symgnn domains", "SOAP"); a no-op unless someone listens (:func:`steps`)."""
+    listener = _STEP_LISTENER.get()
+    if listener is not None:
+        listener(stage, int(done_atoms), int(total_atoms))
 
 #: seconds between lines when stderr is not a terminal
 LOG_EVERY = 10.0

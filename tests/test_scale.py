@@ -250,6 +250,38 @@ def test_dask_two_workers_equal_one_process_and_survive_a_killed_worker(dump8, t
     assert two.read_text() == one.read_text()
 
 
+def test_large_predictions_report_their_domains_and_soap_blocks_as_progress_steps(tiny, big_glass):
+    """A prediction cut into domains reports each domain's atoms to a listener (the CLI shows
+    them in its bar's note): increasing counts that end at the structure's size; the SOAP blocks
+    of a SOAP model do the same; with nobody listening nothing is reported."""
+    import io
+
+    from mgbarrier.graphs.soap import soap_featurizer
+    from mgbarrier.progress import Progress, steps
+
+    seen = []
+    tiny.chunk_atoms = 15000
+    try:
+        with steps(lambda stage, done, total: seen.append((stage, done, total))):
+            tiny.predict(big_glass)
+            fz = soap_featurizer(("Cu", "Zr"), tuple(sorted({"r_cut": 4.0, "n_max": 2, "l_max": 2, "sigma": 0.5,
+                                                             "rbf": "gto"}.items())))
+            for _ in fz.soap_blocks(fz.prepare(big_glass)[0]):
+                pass
+        tiny.predict(big_glass)  # no listener: no error, nothing recorded
+    finally:
+        tiny.chunk_atoms = None
+    for stage in ("symgnn model domains", "SOAP"):
+        done = [d for s, d, t in seen if s == stage and t == len(big_glass)]
+        assert len(done) >= 2 and done == sorted(done) and done[-1] == len(big_glass), (stage, seen)
+    assert len(seen) == sum(1 for s, _, _ in seen if s in ("symgnn model domains", "SOAP"))
+    stream = io.StringIO()
+    stream.isatty = lambda: True
+    bar = Progress("traj", total=1, unit="frame", stream=stream)
+    bar.update(0, note="symgnn model domains 9,000/27,436 atoms")
+    assert "0/1" in stream.getvalue() and "9,000/27,436 atoms" in stream.getvalue()
+
+
 def test_plan_for_several_workers_balances_the_domains():
     """test0 tiled 7^3 (1,029,000 atoms, 251.9 Å cube) with the SymGNN's 20 Å halos: one process
     computes the fewest atoms in 5 slabs; two workers would get 3 and 2 of them, so the plan for

@@ -22,6 +22,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import require
+from ..progress import step
 from .domains import INPUT_PREFIX, domains
 from .graph import species_indices
 from .neighbours import neighbour_pairs, neighbour_ready
@@ -155,8 +156,11 @@ class Featurizer:
             yield np.arange(n), self.soap(ready)
             return
         m = max(2, int(round((n / CHUNK) ** (1.0 / 3.0))))
+        done = 0
         for own, cluster in domains(ready, self.soap_reach + 0.5, (m, m, m), open_clusters=True):
             rows = self._soap[False].create(cluster, centers=cluster.positions[:len(own)], n_jobs=1)
+            done += len(own)
+            step("SOAP", done, n)
             yield own, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
     def _kernel(self, atoms: Atoms):

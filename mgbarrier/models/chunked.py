@@ -41,6 +41,7 @@ from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.domains import HALO_DEPTH, domains, input_arrays, keeps_periodic  # noqa: F401 (HALO_DEPTH: re-exported)
 from ..graphs.neighbours import neighbour_ready
+from ..progress import step
 
 #: default memory budget of one prediction (GB)
 DEFAULT_MAX_MEMORY_GB = 4.0
@@ -263,7 +264,7 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
             _INSIDE.reset(token)
     out = None
     caught: List[warnings.WarningMessage] = []
-    computed = 0
+    computed = done = 0
     token = _INSIDE.set(True)
     try:
         for own, cluster in domains(atoms, radius, grid):
@@ -273,6 +274,8 @@ def predict_chunked(fn: Callable[[Atoms], Result], atoms: Atoms, radius: float, 
             caught.extend(got)
             computed += len(cluster)
             out = store_part(out, part, own, len(own), n)
+            done += len(own)
+            step(f"{what} domains", done, n)
             del part, cluster
     finally:
         _INSIDE.reset(token)
