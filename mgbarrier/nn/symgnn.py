@@ -24,7 +24,7 @@ structure, so that the training embeddings are unbiased samples of the ``haar`` 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -323,19 +323,24 @@ class SymGNN(nn.Module):
         z = torch.empty(n, read.out_features, dtype=h.dtype, device=h.device)
         for r in rows_all:
             z[r] = torch.addmm(read.bias, h[r], read.weight[:, :width].t())
+        # node arrays of the layers, allocated once and reused: new (N, ·) arrays per layer grew
+        # the heap by one of them per layer (fragmented by the edge slices' temporaries)
+        buffers: Dict[Tuple[int, int], torch.Tensor] = {}  # (slot, width) -> (N, width)
         for k, layer in enumerate(self.layers):
             # the neighbour and message projections of every atom (any edge may read them); the
             # normalised states and the centre projection are recomputed per block instead of
-            # stored (N x (hidden + edge_hidden) floats less at the peak: 0.4 GB at a million atoms)
+            # stored (N x (hidden + edge_hidden) floats less: 0.4 GB at a million atoms)
             norm, center_weight = self.node_norms[k], layer.proj_center.weight.t()
-            proj = tuple(torch.empty(n, lin.out_features, dtype=h.dtype, device=h.device)
-                         for lin in (layer.proj_neighbor, layer.proj_message))
             lins = (layer.proj_neighbor, layer.proj_message)  # no biases
+            for slot, width in enumerate([lin.out_features for lin in lins] + [self.cfg.hidden]):
+                if (slot, width) not in buffers:
+                    buffers[(slot, width)] = torch.empty(n, width, dtype=h.dtype, device=h.device)
+            proj = tuple(buffers[(slot, lin.out_features)] for slot, lin in enumerate(lins))
             for r in rows_all:
                 hn = norm(h[r])
                 for out, lin in zip(proj, lins):
                     torch.mm(hn, lin.weight.t(), out=out[r])
-            m = torch.zeros(n, self.cfg.hidden, dtype=h.dtype, device=h.device)
+            m = buffers[(len(lins), self.cfg.hidden)].zero_()
             covered = 0
             for (lo, hi), sl, edges in zip(blocks, slices, sorted_edges):
                 if lo >= limits[k]:
@@ -351,7 +356,7 @@ class SymGNN(nn.Module):
             for r in self._row_blocks(covered):
                 h[r] += self.node_updates[k](torch.cat([norm(h[r]), self.message_scales[k](m[r])], dim=1))
                 z[r].addmm_(h[r], w)
-            del proj, m
+        del buffers, proj, m
         out = torch.full((n,), float("nan"), dtype=h.dtype, device=h.device)
         tail = self.decoder[1:]
         for r in self._row_blocks(limits[-1]):
