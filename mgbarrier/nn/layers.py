@@ -279,8 +279,8 @@ class EGATLayer(nn.Module):
         (Σ_j a_ijh V_h f_ij = V_h Σ_j a_ijh f_ij).  Returns (m (num_nodes, Dn), f (E, De))."""
         pc, pn, pm = proj
         h, dn = self.heads, self.node_dim // self.heads
-        f = torch.addmm(pc.repeat_interleave(edges.counts, dim=0, output_size=edges.num_edges), e,
-                        self.proj_edge.weight.t())
+        f = pc.repeat_interleave(edges.counts, dim=0, output_size=edges.num_edges)
+        f.addmm_(e, self.proj_edge.weight.t())  # in place: addmm(input, ...) first copies its input
         f += pn.index_select(0, edges.neighbor)
         f += self.proj_edge.bias
         torch.nn.functional.silu(f, inplace=True)  # (E, De)
@@ -296,12 +296,13 @@ class EGATLayer(nn.Module):
             rows = slice(k * dn, (k + 1) * dn)
             out[:, rows] = edges.gather_sum(alpha[:, k], pm[:, rows])
         w, b = self.proj_edge_message.weight, self.proj_edge_message.bias
+        alpha_sum = edges.sum(alpha)  # (N, H): the bias term is Σ_j a_ijh b_h, added per centre
         if h > 2:
-            msg = torch.addmm(b, f, w.t())
+            msg = torch.mm(f, w.t())  # no per-edge bias: an (E, Dn) broadcast copy less
             msg.view(-1, h, dn).mul_(alpha.unsqueeze(-1))
             out += edges.sum(msg)
+            out.view(-1, h, dn).add_(alpha_sum.unsqueeze(-1) * b.view(h, dn))
         else:
-            alpha_sum = edges.sum(alpha)
             for k in range(h):
                 rows = slice(k * dn, (k + 1) * dn)
                 summed = edges.weighted_sum(alpha[:, k], f)  # (N, De)
