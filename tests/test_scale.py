@@ -338,6 +338,36 @@ def test_dask_spreads_a_large_frames_domains_over_workers_and_equals_one_process
 
 
 @pytest.mark.slow
+def test_dask_spread_survives_a_worker_killed_mid_frame(tiny_model_path):
+    """A worker SIGKILLed after the first domain of a spread frame came back: its domains are
+    recomputed elsewhere and the frame is complete and equal to the one-process prediction."""
+    pytest.importorskip("distributed")
+    from mgbarrier.cluster import dask_client
+    from mgbarrier.models.chunked import FIXED_GB, bytes_per_atom
+    from mgbarrier.parallel import RemotePredictor
+    from mgbarrier.progress import steps
+
+    atoms = _test0_or_glass((4, 1, 1))
+    local = load_model(tiny_model_path)
+    gb = FIXED_GB + 3000 * bytes_per_atom(local, len(atoms) / atoms.get_volume()) / 1e9  # ~3,000 atoms a domain
+    whole = local.predict(atoms)
+    killed = []
+    with dask_client(2) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_one(stage, done, total):
+            if stage == "domains on workers" and not killed:
+                killed.append(done)
+                os.kill(pids[0], signal.SIGKILL)
+
+        with RemotePredictor(tiny_model_path, scheduler=client.scheduler.address, max_memory=gb) as remote, \
+                steps(kill_one):
+            got = [remote.predict(a) for a in remote.ahead([atoms])][0]
+    assert killed and killed[0] < len(atoms)  # killed with domains still to come
+    assert np.abs(got - whole).max() <= TOL
+
+
+@pytest.mark.slow
 def test_dask_worker_without_the_package_is_one_error_and_nothing_written(dump8, tiny_model_path, tmp_path):
     distributed = pytest.importorskip("distributed")
     from mgbarrier.pipeline import predict_file
