@@ -7,8 +7,10 @@
 The client (:func:`mgbarrier.cluster.dask_client`) reads frames and keeps at most ``window``
 (default 2 per worker) in flight; each worker process loads the model once (cache keyed by the
 model file's path, size and mtime, device, transforms and memory budget) and predicts whole
-frames.  A frame larger than the model's chunk size (its memory budget) is cut by the client
-into spatial domains with halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
+frames.  A frame larger than the model's chunk size (its memory budget) of a model that reads
+no SOAP (:func:`mgbarrier.models.chunked.reads_soap`: SOAP models compute it once per frame,
+which domains would repeat over their halos) is cut by the client into spatial domains with
+halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
 workers (each domain one task, :func:`mgbarrier.models.chunked.predict_domain_parts`) and
 stitched; the read-out (floors, warnings, an ensemble's combination) runs once on the client
 (``arrays_from_parts``), so the result equals the one-process prediction.  The client loads
@@ -34,7 +36,7 @@ from ase import Atoms
 
 from .errors import MgBarrierError
 from .graphs.domains import HALO_DEPTH, domains
-from .models.chunked import predict_domain_parts, set_max_memory, spread_plan, store_part
+from .models.chunked import predict_domain_parts, reads_soap, set_max_memory, spread_plan, store_part
 from .models.registry import load_model
 from .progress import step
 
@@ -107,6 +109,7 @@ class RemotePredictor:
         self.key = model_key(self.path, device, n_transforms, max_memory)
         self.model = load_model(self.path, device="cpu", n_transforms=n_transforms)  # plans domains, reads out
         set_max_memory(self.model, max_memory)
+        self.spread = not reads_soap(self.model)  # large frames' domains over the workers
         self._pending: Deque[Tuple[Atoms, object]] = deque()
         self._stack = ExitStack()
         self.client = self._stack.enter_context(dask_client(workers, scheduler))
@@ -142,7 +145,7 @@ class RemotePredictor:
         """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
         per spatial domain."""
         source = str(atoms.info.get("source", ""))
-        plan = spread_plan(self.model, atoms, self.n_workers)
+        plan = spread_plan(self.model, atoms, self.n_workers) if self.spread else None
         if plan is None:
             return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
                                       atoms.cell.array, np.asarray(atoms.pbc), source, pure=False)
