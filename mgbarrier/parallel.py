@@ -7,13 +7,14 @@
 The client (:func:`mgbarrier.cluster.dask_client`) reads frames and keeps at most ``window``
 (default 2 per worker) in flight; each worker process loads the model once (cache keyed by the
 model file's path, size and mtime, device, transforms and memory budget) and predicts whole
-frames.  A frame larger than the model's chunk size (its memory budget) of a model that reads
-no SOAP (:func:`mgbarrier.models.chunked.reads_soap`: SOAP models compute it once per frame,
-which domains would repeat over their halos) is cut by the client into spatial domains with
-halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
+frames.  A frame larger than the model's chunk size (its memory budget) is cut by the client
+into spatial domains with halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
 workers (each domain one task, :func:`mgbarrier.models.chunked.predict_domain_parts`) and
 stitched; the read-out (floors, warnings, an ensemble's combination) runs once on the client
-(``arrays_from_parts``), so the result equals the one-process prediction.  The client loads
+(``arrays_from_parts``), so the result equals the one-process prediction.  A model that reads
+SOAP (:func:`mgbarrier.models.chunked.soap_inputs_of`) has its SOAP inputs computed first, in
+SOAP blocks on the workers (:func:`mgbarrier.graphs.soap.soap_input_blocks`), and its domains
+carry them (halos without the SOAP reach), as one process does.  The client loads
 the model too (on the CPU; it plans and reads out, the workers compute).  Results are consumed
 strictly in input order, so the writer streams them with bounded memory.  A worker that dies
 mid-frame is survived: the scheduler gives its frames to another worker (up to Dask's
@@ -35,8 +36,9 @@ import numpy as np
 from ase import Atoms
 
 from .errors import MgBarrierError
-from .graphs.domains import HALO_DEPTH, domains
-from .models.chunked import predict_domain_parts, reads_soap, set_max_memory, spread_plan, store_part
+from .graphs.domains import HALO_DEPTH, domains, input_arrays
+from .graphs.soap import block_soap_inputs, soap_input_blocks
+from .models.chunked import predict_domain_parts, set_max_memory, soap_inputs_of, spread_plan, store_part
 from .models.registry import load_model
 from .progress import step
 
@@ -86,13 +88,23 @@ def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, c
 
 
 def predict_domain_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
-                        pbc: np.ndarray, depth: np.ndarray, n_own: int, source: str) -> np.ndarray:
+                        pbc: np.ndarray, depth: np.ndarray, n_own: int, source: str,
+                        inputs: Optional[Dict[str, np.ndarray]] = None) -> np.ndarray:
     """On a worker: ``predict_parts`` (float64 (..., n_own)) of one spatial domain's own atoms,
-    computed on its cluster (own atoms first, then the halo sorted by ``depth`` Å; positions Å)."""
+    computed on its cluster (own atoms first, then the halo sorted by ``depth`` Å; positions Å),
+    with its per-atom model ``inputs`` (name -> (M, k): SOAP projections) when given."""
     cluster = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
     cluster.arrays[HALO_DEPTH] = depth
+    for name, values in (inputs or {}).items():
+        cluster.arrays[name] = values
     cluster.info["source"] = source
     return predict_domain_parts(_worker_model(key), cluster, int(n_own))
+
+
+def soap_block_task(group: tuple, numbers: np.ndarray, positions: np.ndarray, n_own: int) -> Dict[str, np.ndarray]:
+    """On a worker: the SOAP projections (name -> (n_own, k)) of a SOAP block's own atoms, from
+    its open cluster (positions Å; :func:`mgbarrier.graphs.soap.block_soap_inputs`)."""
+    return block_soap_inputs(group, Atoms(numbers=numbers, positions=positions, pbc=False), int(n_own))
 
 
 class RemotePredictor:
@@ -109,7 +121,7 @@ class RemotePredictor:
         self.key = model_key(self.path, device, n_transforms, max_memory)
         self.model = load_model(self.path, device="cpu", n_transforms=n_transforms)  # plans domains, reads out
         set_max_memory(self.model, max_memory)
-        self.spread = not reads_soap(self.model)  # large frames' domains over the workers
+        self.soap_inputs = soap_inputs_of(self.model)  # computed in SOAP blocks first, for large frames
         self._pending: Deque[Tuple[Atoms, object]] = deque()
         self._stack = ExitStack()
         self.client = self._stack.enter_context(dask_client(workers, scheduler))
@@ -145,14 +157,33 @@ class RemotePredictor:
         """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
         per spatial domain."""
         source = str(atoms.info.get("source", ""))
-        plan = spread_plan(self.model, atoms, self.n_workers) if self.spread else None
+        plan = spread_plan(self.model, atoms, self.n_workers, given=bool(self.soap_inputs))
         if plan is None:
             return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
                                       atoms.cell.array, np.asarray(atoms.pbc), source, pure=False)
+        if self.soap_inputs:
+            atoms = self._with_soap_inputs(atoms)
         return [(own, self.client.submit(predict_domain_task, self.key, cluster.numbers, cluster.positions,
                                          cluster.cell.array, np.asarray(cluster.pbc), cluster.arrays[HALO_DEPTH],
-                                         len(own), source, pure=False))
+                                         len(own), source, input_arrays(cluster), pure=False))
                 for own, cluster in domains(atoms, *plan)]
+
+    def _with_soap_inputs(self, atoms: Atoms) -> Atoms:
+        """``atoms`` (a shallow copy) with the model's SOAP inputs, computed in SOAP blocks on the workers."""
+        jobs = [(own, self.client.submit(soap_block_task, group, cluster.numbers, cluster.positions, len(own),
+                                         pure=False))
+                for group, own, cluster in soap_input_blocks(atoms, self.soap_inputs)]
+        out = atoms.copy()
+        done = 0
+        for k, (own, fut) in enumerate(jobs):
+            for name, values in _result(fut, atoms).items():
+                if name not in out.arrays:
+                    out.arrays[name] = np.empty((len(atoms),) + values.shape[1:], dtype=values.dtype)
+                out.arrays[name][own] = values
+            jobs[k] = None
+            done += len(own)
+            step("SOAP on workers", done, len(atoms) * len({p.soap for p in self.soap_inputs}))
+        return out
 
     def ahead(self, frames: Iterable[Atoms]) -> Iterator[Atoms]:
         """Yield ``frames`` in order while up to ``window`` of them are computed ahead; call

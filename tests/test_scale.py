@@ -304,8 +304,8 @@ def test_dask_spreads_a_large_frames_domains_over_workers_and_equals_one_process
     """A frame above the chunk size is cut by the client and its domains run as separate tasks on
     both workers; the stitched read-out (here a SymGNN, and an ensemble of two whose (K, N)
     members are stitched and combined on the client, with its spread) equals the one-process
-    prediction.  A model that reads SOAP (an ensemble with the descriptor) gets the frame whole
-    (SOAP once per frame), with the same values."""
+    prediction.  A model that reads SOAP (an ensemble with the descriptor) has its SOAP inputs
+    computed first in SOAP blocks on the workers, then its domains carry them: same values."""
     pytest.importorskip("distributed")
     from distributed import get_task_stream
 
@@ -335,10 +335,9 @@ def test_dask_spreads_a_large_frames_domains_over_workers_and_equals_one_process
                         get_task_stream(client) as stream:
                     spread = [remote.predict_arrays(a) for a in remote.ahead([atoms])][0]
             tasks = [t for t in stream.data if str(t["key"]).startswith("predict_domain_task")]
-            if path == soap_path:
-                assert not tasks and any(str(t["key"]).startswith("predict_frame_task") for t in stream.data)
-            else:
-                assert len(tasks) >= 2 and len({t["worker"] for t in tasks}) == 2, path
+            soap_tasks = [t for t in stream.data if str(t["key"]).startswith("soap_block_task")]
+            assert len(tasks) >= 2 and len({t["worker"] for t in tasks}) == 2, path
+            assert bool(soap_tasks) == (path == soap_path)  # SOAP inputs first, in blocks on the workers
             assert sorted(spread) == sorted(whole)
             for key in whole:
                 assert spread[key].shape == (len(atoms),)

@@ -64,6 +64,43 @@ class SoapProjection:
         return INPUT_PREFIX + "soap_" + h.hexdigest()
 
 
+def _groups(projections: Sequence[SoapProjection]) -> Dict[Tuple, List[SoapProjection]]:
+    """Projections by SOAP settings (one pass of SOAP blocks each)."""
+    groups: Dict[Tuple, List[SoapProjection]] = {}
+    for p in projections:
+        groups.setdefault((tuple(p.species), tuple(p.soap)), []).append(p)
+    return groups
+
+
+def _project(group: Sequence[SoapProjection], rows: np.ndarray) -> List[np.ndarray]:
+    """Each projection of SOAP ``rows`` (n, n_soap): (n, k) arrays of its dtype."""
+    block = rows @ np.concatenate([p.matrix for p in group], axis=1)  # (n, sum of k) float64
+    ends = np.cumsum([p.matrix.shape[1] for p in group])
+    return [(block[:, end - p.matrix.shape[1]:end] + p.offset).astype(p.dtype) for p, end in zip(group, ends)]
+
+
+def soap_input_blocks(atoms: Atoms, projections: Sequence[SoapProjection]):
+    """Yield ``(group, own, cluster)``: the spatial SOAP blocks of :meth:`Featurizer.soap_blocks`
+    for each group of projections with equal settings: own atoms' indices into ``atoms`` and the
+    open cluster (own atoms first) whose SOAP rows at the own atoms equal the whole structure's.
+    For computing the blocks elsewhere (:func:`block_soap_inputs` on Dask workers)."""
+    for (species, soap), group in _groups(projections).items():
+        fz = soap_featurizer(species, soap)
+        ready, _ = fz.prepare(atoms)
+        m = max(1, int(round((len(ready) / CHUNK) ** (1.0 / 3.0))))
+        for own, cluster in domains(ready, fz.soap_reach + 0.5, (m, m, m), open_clusters=True):
+            yield tuple(group), own, cluster
+
+
+def block_soap_inputs(group: Sequence[SoapProjection], cluster: Atoms, n_own: int) -> Dict[str, np.ndarray]:
+    """The projections (name -> (n_own, k)) of the first ``n_own`` atoms of an open SOAP-block
+    cluster (:func:`soap_input_blocks`; the group shares its SOAP settings)."""
+    fz = soap_featurizer(tuple(group[0].species), tuple(group[0].soap))
+    rows = fz._soap[False].create(cluster, centers=cluster.positions[:n_own], n_jobs=1)
+    values = _project(group, np.asarray(rows, dtype=np.float64).reshape(-1, fz.n_soap))
+    return {p.name: v for p, v in zip(group, values)}
+
+
 def with_soap_inputs(atoms: Atoms, projections: Sequence[SoapProjection]) -> Atoms:
     """``atoms`` with every projection's array (a shallow copy; ``atoms`` itself unchanged, and
     returned as it is when it already carries them all).  Projections with equal settings
@@ -72,19 +109,13 @@ def with_soap_inputs(atoms: Atoms, projections: Sequence[SoapProjection]) -> Ato
     if not missing:
         return atoms
     out = atoms.copy()  # (Atoms.copy leaves the calculator behind)
-    groups: Dict[Tuple, List[SoapProjection]] = {}
-    for p in missing:
-        groups.setdefault((tuple(p.species), tuple(p.soap)), []).append(p)
-    for (species, soap), group in groups.items():
+    for (species, soap), group in _groups(missing).items():
         fz = soap_featurizer(species, soap)
         ready, _ = fz.prepare(atoms)
-        matrix = np.concatenate([p.matrix for p in group], axis=1)
-        ends = np.cumsum([p.matrix.shape[1] for p in group])
         values = [np.empty((len(ready), p.matrix.shape[1]), dtype=p.dtype) for p in group]
         for idx, rows in fz.soap_blocks(ready):
-            block = rows @ matrix  # (block, sum of k) float64
-            for p, v, end in zip(group, values, ends):
-                v[idx] = block[:, end - p.matrix.shape[1]:end] + p.offset
+            for v, block in zip(values, _project(group, rows)):
+                v[idx] = block
         for p, v in zip(group, values):
             out.arrays[p.name] = v
     return out

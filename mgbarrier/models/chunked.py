@@ -117,9 +117,9 @@ def receptive_radius(model, given: bool = False) -> float:
     ``given``: the model's SOAP inputs are given per atom, so their reach does not count."""
     kind = getattr(model, "kind", None)
     if kind == "ensemble":
-        return max(receptive_radius(m) for m in model.members)
+        return max(receptive_radius(m, given) for m in model.members)
     if kind == "mesoscale":
-        return receptive_radius(model.members[0]) + float(model.kernel_cutoff)
+        return receptive_radius(model.members[0], given) + float(model.kernel_cutoff)
     cfg = getattr(model, "config", None)
     if cfg is not None and not isinstance(cfg, dict) and hasattr(cfg, "cutoff") \
             and (hasattr(cfg, "heads") or hasattr(cfg, "layers")):  # every message-passing network kind
@@ -307,29 +307,32 @@ def _grid(atoms: Atoms, radius: float, limit: int, what: str, workers: int = 1) 
                              f"needs about {need:,.0f}; raise --max-memory") from None
 
 
-def spread_plan(model, atoms: Atoms, workers: int = 1) -> Optional[Tuple[float, Tuple[int, int, int]]]:
+def spread_plan(model, atoms: Atoms, workers: int = 1,
+                given: bool = False) -> Optional[Tuple[float, Tuple[int, int, int]]]:
     """How to predict ``atoms`` as spatial domains computed independently on ``workers`` Dask
     workers (:mod:`mgbarrier.parallel`), each whole by :func:`predict_domain_parts`:
     ``(radius Å, grid)``, or None when the structure fits the model's chunk size.  The grid
     minimises the busiest worker's atoms (:func:`plan_grid`).  A structure to cut is validated
-    here (the domains are not).  Each domain computes its own SOAP inputs, so the radius
-    includes their reach."""
-    limit = chunk_atoms(model, _density(atoms), False, 0.0)
+    here (the domains are not).  ``given``: the model's SOAP inputs will come with the atoms
+    (:func:`soap_inputs_of`), so the radius and the memory estimate leave out SOAP; else each
+    domain computes its own SOAP inputs and the radius includes their reach."""
+    reserved = float(len(atoms) * sum(p.matrix.shape[1] * 8 for p in soap_inputs_of(model))) if given else 0.0
+    limit = chunk_atoms(model, _density(atoms), given, reserved)
     if len(atoms) <= limit:
         return None
     validate_atoms(atoms, atoms.info.get("source", ""))
-    radius = receptive_radius(model, False)
+    radius = receptive_radius(model, given)
     grid = _grid(atoms, radius, limit, f"{getattr(model, 'kind', 'model')} model", workers)
     return None if grid is None else (radius, grid)
 
 
-def reads_soap(model) -> bool:
-    """Whether ``model`` or any of its members takes SOAP inputs (:mod:`mgbarrier.graphs.soap`).
-    Such models compute SOAP once per structure in one process; spread over domains, every
-    domain would compute it again over its halo (the default ensemble, 192,000 atoms in 24
-    domains on 2 workers: 3.2x one process), so :mod:`mgbarrier.parallel` sends their frames whole."""
-    projections = model.soap_projections() if hasattr(model, "soap_projections") else []
-    return bool(projections) or any(reads_soap(m) for m in getattr(model, "members", ()))
+def soap_inputs_of(model) -> list:
+    """The SOAP projections (:class:`mgbarrier.graphs.soap.SoapProjection`) that ``model`` and its
+    members read.  Spread over domains, such a model would compute SOAP again over every halo
+    (the default ensemble, 192,000 atoms in 24 domains on 2 workers: 3.2x one process), so
+    :mod:`mgbarrier.parallel` computes them first in SOAP blocks and cuts with ``given=True``."""
+    own = list(model.soap_projections()) if hasattr(model, "soap_projections") else []
+    return own + [p for m in getattr(model, "members", ()) for p in soap_inputs_of(m)]
 
 
 def predict_domain_parts(model, cluster: Atoms, n_own: int) -> np.ndarray:
