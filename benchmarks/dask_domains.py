@@ -44,7 +44,7 @@ def main(argv=None) -> int:
 
     from mgbarrier import load_model
     from mgbarrier.cluster import dask_client
-    from mgbarrier.models.chunked import max_memory_gb, set_max_memory, spread_plan
+    from mgbarrier.models.chunked import max_memory_gb, set_max_memory, soap_inputs_of, spread_plan
     from mgbarrier.models.registry import resolve_model_path
     from mgbarrier.parallel import RemotePredictor
 
@@ -53,10 +53,11 @@ def main(argv=None) -> int:
     path = resolve_model_path(args.model)
     model = load_model(path)
     set_max_memory(model, args.max_memory)
-    radius, grid = spread_plan(model, atoms) or (None, (1, 1, 1))  # the one-process plan
+    given = bool(soap_inputs_of(model))  # SOAP models: inputs first in SOAP blocks, domains without the SOAP reach
+    radius, grid = spread_plan(model, atoms, args.workers, given) or (None, (1, 1, 1))  # the workers' plan
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     print(f"{len(atoms):,} atoms ({what} tiled {args.tile}^3), model {args.model}, budget "
-          f"{max_memory_gb(model):g} GB, domains {grid} (halo {radius} Å)", flush=True)
+          f"{max_memory_gb(model):g} GB, {args.workers}-worker domains {grid} (halo {radius} Å)", flush=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     diff = max(float(np.abs(spread[k] - one[k]).max()) for k in one)
     client_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     lines = [
-        f"| atoms | budget | domains (one process) | one process ({threads} threads) | {args.workers} workers (1 thread each) "
+        f"| atoms | budget | domains ({args.workers} workers) | one process ({threads} threads) | {args.workers} workers (1 thread each) "
         f"| tasks / workers used | max abs diff (eV) |",
         "|---:|---:|---|---:|---:|---|---:|",
         f"| {len(atoms):,} | {max_memory_gb(load_model(path)) if args.max_memory is None else args.max_memory:g} GB "
