@@ -80,15 +80,14 @@ def _project(group: Sequence[SoapProjection], rows: np.ndarray) -> List[np.ndarr
 
 
 def soap_input_blocks(atoms: Atoms, projections: Sequence[SoapProjection]):
-    """Yield ``(group, own, cluster)``: the spatial SOAP blocks of :meth:`Featurizer.soap_blocks`
+    """Yield ``(group, own, cluster)``: the spatial SOAP blocks (:meth:`Featurizer.block_clusters`)
     for each group of projections with equal settings: own atoms' indices into ``atoms`` and the
     open cluster (own atoms first) whose SOAP rows at the own atoms equal the whole structure's.
     For computing the blocks elsewhere (:func:`block_soap_inputs` on Dask workers)."""
     for (species, soap), group in _groups(projections).items():
         fz = soap_featurizer(species, soap)
         ready, _ = fz.prepare(atoms)
-        m = max(1, int(round((len(ready) / CHUNK) ** (1.0 / 3.0))))
-        for own, cluster in domains(ready, fz.soap_reach + 0.5, (m, m, m), open_clusters=True):
+        for own, cluster in fz.block_clusters(ready):
             yield tuple(group), own, cluster
 
 
@@ -96,8 +95,7 @@ def block_soap_inputs(group: Sequence[SoapProjection], cluster: Atoms, n_own: in
     """The projections (name -> (n_own, k)) of the first ``n_own`` atoms of an open SOAP-block
     cluster (:func:`soap_input_blocks`; the group shares its SOAP settings)."""
     fz = soap_featurizer(tuple(group[0].species), tuple(group[0].soap))
-    rows = fz._soap[False].create(cluster, centers=cluster.positions[:n_own], n_jobs=1)
-    values = _project(group, np.asarray(rows, dtype=np.float64).reshape(-1, fz.n_soap))
+    values = _project(group, fz.cluster_rows(cluster, n_own))
     return {p.name: v for p, v in zip(group, values)}
 
 
@@ -186,13 +184,26 @@ class Featurizer:
         if n <= CHUNK:
             yield np.arange(n), self.soap(ready)
             return
-        m = max(2, int(round((n / CHUNK) ** (1.0 / 3.0))))
         done = 0
-        for own, cluster in domains(ready, self.soap_reach + 0.5, (m, m, m), open_clusters=True):
-            rows = self._soap[False].create(cluster, centers=cluster.positions[:len(own)], n_jobs=1)
+        for own, cluster in self.block_clusters(ready):
+            rows = self.cluster_rows(cluster, len(own))
             done += len(own)
             step("SOAP", done, n)
-            yield own, np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
+            yield own, rows
+
+    def block_clusters(self, ready: Atoms):
+        """Yield ``(own, cluster)``: the spatial SOAP blocks of ``ready`` (about CHUNK atoms each,
+        at least two per axis above CHUNK): the block's atoms (indices into ``ready``) and the
+        non-periodic cluster of them (first) and every periodic image within dscribe's reach."""
+        n = len(ready)
+        m = max(2 if n > CHUNK else 1, int(round((n / CHUNK) ** (1.0 / 3.0))))
+        yield from domains(ready, self.soap_reach + 0.5, (m, m, m), open_clusters=True)
+
+    def cluster_rows(self, cluster: Atoms, n_own: int) -> np.ndarray:
+        """SOAP rows (n_own, n_soap) float64 of the first ``n_own`` atoms of a block cluster
+        (:meth:`block_clusters`): the rows of the whole structure."""
+        rows = self._soap[False].create(cluster, centers=cluster.positions[:n_own], n_jobs=1)
+        return np.asarray(rows, dtype=np.float64).reshape(-1, self.n_soap)
 
     def _kernel(self, atoms: Atoms):
         """Yield, per smoothing length R, the averaging kernel: pairs ``i, j`` (E,) within the

@@ -24,7 +24,8 @@ prediction equals the unchunked one to float rounding (tests: <= 1e-5 eV).
   graph networks scale with the edges per atom).  ``model.chunk_atoms`` overrides it.
   A budget too small for one domain with its halo is one :class:`MgBarrierError` line.
 * On Dask workers (:mod:`mgbarrier.parallel`): :func:`spread_plan` plans the domains of a large
-  frame for the number of workers (SOAP reach included: each domain computes its own inputs),
+  frame for the number of workers (for a model that reads SOAP, :func:`soap_inputs_of`, after
+  its inputs were computed in SOAP blocks: halos without the SOAP reach),
   :func:`predict_domain_parts` computes one domain's ``predict_parts`` on a worker, and the
   client stitches them (:func:`store_part`) and reads them out once.
 * Progress: each finished domain reports its atoms (:func:`mgbarrier.progress.step`).

@@ -33,6 +33,7 @@ from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.soap import with_soap_inputs
 from .card import format_card
+from .chunked import soap_inputs_of
 from .protocol import BARRIER, PredictorBase, floor_barriers, floor_note
 
 #: fraction of atoms outside a member's domain above which that member is dropped for the
@@ -83,7 +84,7 @@ class EnsemblePredictor(PredictorBase):
         """(K, N) member predictions as each member gives them (unbounded), eV."""
         validate_atoms(atoms, atoms.info.get("source", ""))
         # the members' SOAP inputs in one pass of SOAP blocks (a few numbers per atom each)
-        projections = [p for m in self.members if hasattr(m, "soap_projections") for p in m.soap_projections()]
+        projections = soap_inputs_of(self)
         with parts_of_validated():
             atoms = with_soap_inputs(atoms, projections)
             return np.stack([np.asarray(m.predict_raw(atoms) if hasattr(m, "predict_raw") else m.predict(atoms),
