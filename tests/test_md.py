@@ -158,6 +158,28 @@ def test_translation_and_periodic_images(frame300, pot):
     np.testing.assert_allclose(f2, f0, atol=1e-8)
 
 
+def test_small_steps_across_periodic_faces_stay_continuous(frame300, pot):
+    """A saddle search moves atoms by small steps; one that crosses a periodic face must stay
+    continuous in LAMMPS (just outside the box, its image unchanged): wrapped, it would jump
+    by a box length, and LAMMPS' displacement check would rebuild the neighbour lists on
+    every such call (~half the price of an EAM force call).  Forces stay those of a fresh
+    engine at the same positions."""
+    side = frame300.cell[0, 0]
+    x = frame300.positions.copy()
+    edge = int(np.argmax(x[:, 0] % side))                 # the atom nearest the +x face
+    with LammpsEngine(frame300, pot) as eng, LammpsEngine(frame300, pot) as fresh:
+        eng.energy_forces(x)
+        inside = eng._extract("x")[np.flatnonzero(eng._index == edge)[0], 0]
+        step = np.zeros_like(x)
+        step[edge, 0] = side - inside + 0.02                 # 0.02 Å past the face
+        e1, f1 = eng.energy_forces(x + step)
+        held = eng._extract("x")[np.flatnonzero(eng._index == edge)[0], 0]
+        e2, f2 = fresh.energy_forces(x + step)
+    assert held == pytest.approx(side + 0.02, abs=1e-9)      # not wrapped to 0.02
+    assert e1 == pytest.approx(e2, abs=1e-8)
+    np.testing.assert_allclose(f1, f2, atol=1e-8)
+
+
 def test_triclinic_and_rotated_cells(frame300, pot):
     """The same periodic crystal of atoms described by a sheared, then rotated, cell."""
     side = frame300.cell[0, 0]

@@ -146,19 +146,42 @@ None: LAMMPS' default, 2 Å in metal units); a ``neighbor`` command among the po
         """Numpy view of a per-atom LAMMPS array, owned atoms only (re-fetched: LAMMPS may reallocate)."""
         return self._lmp.numpy.extract_atom(name, nelem=self.natoms)
 
+    def _image_shifts(self) -> np.ndarray:
+        """LAMMPS' image flags of the owned atoms, decoded: (N, 3) integer box shifts, LAMMPS order."""
+        img = np.asarray(self._extract("image"), dtype=np.int64)
+        return np.stack([(img & self._img_mask) - self._img_max,
+                         ((img >> self._img_bits) & self._img_mask) - self._img_max,
+                         (img >> self._img2_bits) - self._img_max], axis=1)
+
     def _set_positions(self, positions: np.ndarray) -> None:
-        """Write ``positions`` ((N, 3) Å, ase order) wrapped into the box, image flags = the wrap."""
+        """Write ``positions`` ((N, 3) Å, ase order) continuous with LAMMPS' current ones.
+
+        Each atom keeps the box image LAMMPS holds for it, so an atom that crosses a periodic
+        face by a small step stays just outside the box (as in MD between re-neighbourings)
+        instead of jumping by a box vector, which LAMMPS' displacement check would take for a
+        move of a box length and answer with a neighbour-list rebuild (~half the price of an
+        EAM force call).  Atoms that would end up more than half a box outside are wrapped
+        into it, image flags = the wrap.  Before a call that runs LAMMPS' set-up (the first,
+        after a minimisation or :meth:`restart`) every atom is wrapped, so that call and the
+        ones after it depend on the positions given only."""
         pos = np.asarray(positions, dtype=float)
         if pos.shape != (self.natoms, 3) or not np.all(np.isfinite(pos)):
             raise MgBarrierError(f"LammpsEngine: positions must be a finite ({self.natoms}, 3) array, "
                                  f"got shape {pos.shape}")
-        x = pos @ self._q
-        shifts = np.floor(x @ self._h_inv) * self._pbc
+        x = (pos @ self._q)[self._index]                      # LAMMPS order and frame
+        if self._ready:
+            shifts = self._image_shifts().astype(float) * self._pbc
+            frac = (x - shifts @ self._h) @ self._h_inv
+            far = np.any(((frac < -0.5) | (frac >= 1.5)) & (self._pbc > 0), axis=1)
+        else:          # the next call runs LAMMPS' set-up anyway: wrap every atom, as a fresh engine would
+            shifts, far = np.zeros_like(x), np.ones(len(x), dtype=bool)
+        if np.any(far):
+            shifts[far] = np.floor(x[far] @ self._h_inv) * self._pbc
         x -= shifts @ self._h
-        img = shifts.astype(np.int64) + self._img_max
-        packed = img[:, 0] | (img[:, 1] << self._img_bits) | (img[:, 2] << self._img2_bits)
-        self._extract("x")[:] = x[self._index]
-        self._extract("image")[:] = packed[self._index]
+        self._extract("x")[:] = x
+        if np.any(far):
+            img = shifts.astype(np.int64) + self._img_max
+            self._extract("image")[:] = img[:, 0] | (img[:, 1] << self._img_bits) | (img[:, 2] << self._img2_bits)
 
     def _evaluate(self) -> Tuple[float, np.ndarray]:
         """Energy and forces at the current positions: ``(eV, (N, 3) eV/Å in the ase order and frame)``.
@@ -182,15 +205,19 @@ None: LAMMPS' default, 2 Å in metal units); a ``neighbor`` command among the po
 
     def _unwrapped_positions(self) -> np.ndarray:
         """Current positions (N, 3) Å, ase order and frame, continuous with the last ones set."""
-        img = np.asarray(self._extract("image"), dtype=np.int64)
-        shifts = np.stack([(img & self._img_mask) - self._img_max,
-                           ((img >> self._img_bits) & self._img_mask) - self._img_max,
-                           (img >> self._img2_bits) - self._img_max], axis=1)
+        shifts = self._image_shifts()
         pos = np.empty((self.natoms, 3))
         pos[self._index] = self._extract("x") + shifts @ self._h
         return pos @ self._q.T
 
     # -- public ----------------------------------------------------------------------
+    def restart(self) -> None:
+        """Forget the history of earlier calls: the next force call wraps the atoms into the box
+        and runs LAMMPS' full set-up (neighbour lists built afresh, ~1.5 force calls), so from
+        then on results depend on the positions given only, bit for bit, not on what the engine
+        computed before (a labelling search gives the same bits on any worker)."""
+        self._ready = False
+
     def energy_forces(self, positions: np.ndarray) -> Tuple[float, np.ndarray]:
         """Total potential energy (eV) and forces ((N, 3) eV/Å) at ``positions`` ((N, 3) Å, ase order)."""
         self._set_positions(positions)

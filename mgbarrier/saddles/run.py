@@ -182,6 +182,7 @@ def run_search_task(payload: dict, atom_id: int, search: int, seed: int) -> dict
     index = payload["index_of"][int(atom_id)]
     settings = ArtnSettings.from_dict(payload["settings"])
     rng = np.random.default_rng(seed)
+    eng.restart()                  # bit-identical whichever searches this engine ran before
     if settings.local_force_radius > 0:
         from .local import local_artn_search
 
