@@ -18,7 +18,9 @@ carry them (halos without the SOAP reach), as one process does.  The client load
 the model too (on the CPU; it plans and reads out, the workers compute).  Results are consumed
 strictly in input order, so the writer streams them with bounded memory.  A worker that dies
 mid-frame is survived: the scheduler gives its frames to another worker (up to Dask's
-``allowed-failures``, 3).  Exceptions inside a frame (bad input) are not retried.
+``allowed-failures``, 3).  Exceptions inside a frame (bad input) are not retried.  Warnings a
+task raises on a worker (floored values, a structure unlike the training glasses) come back with
+its result and are raised again on the client, as one process would raise them.
 
 Before any frame is sent, a probe on every worker checks that it imports this mgbarrier and
 sees the model file; an unreachable scheduler or a failed probe is one
@@ -27,10 +29,12 @@ sees the model file; an unreachable scheduler or a failed probe is one
 from __future__ import annotations
 
 import os
+import uuid
+import warnings
 from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Deque, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -72,6 +76,23 @@ def _worker_model(key: tuple):
     set_max_memory(model, max_memory)
     _WORKER_MODEL["model"] = (key, model)
     return model
+
+
+#: what a task hands back: (its value, the warnings it raised as (category, text))
+Noted = Tuple[object, List[Tuple[type, str]]]
+
+
+def noting_warnings(fn: Callable, *args) -> Noted:
+    """On a worker: ``fn(*args)`` and the warnings it raised (each once per task), which would
+    otherwise end in the worker's log; :func:`_result` raises them again on the client."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn(*args)
+    notes: List[Tuple[type, str]] = []
+    for w in caught:
+        if (w.category, str(w.message)) not in notes:
+            notes.append((w.category, str(w.message)))
+    return value, notes
 
 
 def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
@@ -153,25 +174,29 @@ class RemotePredictor:
                 raise MgBarrierError(f"{where}: Dask worker {worker} cannot read the model file "
                                      f"{self.path.resolve()}")
 
+    def _task(self, fn: Callable, *args):
+        """The future of ``fn(*args)`` on a worker, its warnings noted (:func:`noting_warnings`);
+        the task's key names ``fn`` (as Dask would for ``fn`` itself)."""
+        return self.client.submit(noting_warnings, fn, *args, key=f"{fn.__name__}-{uuid.uuid4().hex}")
+
     def _submit(self, atoms: Atoms):
         """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
         per spatial domain."""
         source = str(atoms.info.get("source", ""))
         plan = spread_plan(self.model, atoms, self.n_workers, given=bool(self.soap_inputs))
         if plan is None:
-            return self.client.submit(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
-                                      atoms.cell.array, np.asarray(atoms.pbc), source, pure=False)
+            return self._task(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
+                              atoms.cell.array, np.asarray(atoms.pbc), source)
         if self.soap_inputs:
             atoms = self._with_soap_inputs(atoms)
-        return [(own, self.client.submit(predict_domain_task, self.key, cluster.numbers, cluster.positions,
-                                         cluster.cell.array, np.asarray(cluster.pbc), cluster.arrays[HALO_DEPTH],
-                                         len(own), source, input_arrays(cluster), pure=False))
+        return [(own, self._task(predict_domain_task, self.key, cluster.numbers, cluster.positions,
+                                 cluster.cell.array, np.asarray(cluster.pbc), cluster.arrays[HALO_DEPTH],
+                                 len(own), source, input_arrays(cluster)))
                 for own, cluster in domains(atoms, *plan)]
 
     def _with_soap_inputs(self, atoms: Atoms) -> Atoms:
         """``atoms`` (a shallow copy) with the model's SOAP inputs, computed in SOAP blocks on the workers."""
-        jobs = [(own, self.client.submit(soap_block_task, group, cluster.numbers, cluster.positions, len(own),
-                                         pure=False))
+        jobs = [(own, self._task(soap_block_task, group, cluster.numbers, cluster.positions, len(own)))
                 for group, own, cluster in soap_input_blocks(atoms, self.soap_inputs)]
         out = atoms.copy()
         done = 0
@@ -246,9 +271,13 @@ class RemotePredictor:
 
 
 def _result(fut, atoms: Atoms):
-    """A task's result (released from the cluster); a task that keeps killing workers is one error line."""
+    """A :func:`noting_warnings` task's value (released from the cluster), its warnings raised
+    here; a task that keeps killing workers is one error line."""
     try:
-        return fut.result()
+        value, notes = fut.result()
+        for category, text in notes:
+            warnings.warn(category(text), stacklevel=3)
+        return value
     except MgBarrierError:
         raise
     except Exception as exc:

@@ -36,8 +36,9 @@ def make_glass(n_cells: int = 3, a: float = 4.0, seed: int = 0, jitter: float = 
     return atoms
 
 
-def write_tiny_model(path: Path, seed: int = 0) -> Path:
-    """A small random-weight SymGNN checkpoint (fast; for plumbing tests, not accuracy)."""
+def write_tiny_model(path: Path, seed: int = 0, label_mean: float = 1.5) -> Path:
+    """A small random-weight SymGNN checkpoint (fast; for plumbing tests, not accuracy); its
+    outputs are ``label_mean`` + 0.3 x the network's (eV)."""
     from mgbarrier.graphs.graph import build_graph
     from mgbarrier.models.checkpoint import save_checkpoint
     from mgbarrier.nn.symgnn import SymGNN, SymGNNConfig
@@ -48,7 +49,7 @@ def write_tiny_model(path: Path, seed: int = 0) -> Path:
     net = SymGNN(cfg)
     net.calibrate(build_graph(make_glass(seed=seed + 100), cfg.species, cfg.cutoff))
     torch.nn.init.normal_(net.decoder[-1].weight, std=0.5)  # trained models have non-zero output weights
-    save_checkpoint(path, {"kind": "symgnn", "config": cfg.to_dict(), "label_mean": 1.5, "label_std": 0.3,
+    save_checkpoint(path, {"kind": "symgnn", "config": cfg.to_dict(), "label_mean": float(label_mean), "label_std": 0.3,
                            "state_dict": net.state_dict(), "metadata": {"description": "tiny test model"}})
     return path
 

@@ -250,6 +250,30 @@ def test_dask_two_workers_equal_one_process_and_survive_a_killed_worker(dump8, t
     assert two.read_text() == one.read_text()
 
 
+@pytest.mark.slow
+def test_dask_workers_warnings_reach_the_client_as_in_one_process(dump8, tmp_path):
+    """A model whose every value is below the floor warns on each frame; on Dask workers the
+    warnings are raised in the worker processes and must come back with the frames."""
+    pytest.importorskip("distributed")
+    from conftest import write_tiny_model
+
+    from mgbarrier.errors import MgBarrierWarning
+    from mgbarrier.pipeline import predict_file
+
+    low = write_tiny_model(tmp_path / "low.pt", label_mean=-100.0)
+
+    def warned(**kw) -> list:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            predict_file(dump8, tmp_path / f"out{len(kw)}.lammpstrj", model=low, species_map={1: "Cu", 2: "Zr"},
+                         quiet=True, **kw)
+        return [str(w.message) for w in caught if issubclass(w.category, MgBarrierWarning)]
+
+    one = warned()
+    assert any("below 0.01 eV" in text for text in one)
+    assert warned(workers=2) == one
+
+
 def test_large_predictions_report_their_domains_and_soap_blocks_as_progress_steps(tiny, big_glass):
     """A prediction cut into domains reports each domain's atoms to a listener (the CLI shows
     them in its bar's note): increasing counts that end at the structure's size; the SOAP blocks
