@@ -40,8 +40,11 @@ def _import_distributed():
 #: Dask settings while a client of ours is open (passed on to the LocalCluster's workers):
 #: distributed keeps the last ``low-level-log-length`` (default 1000) messages of every batched
 #: stream, payloads included, so a client that submitted 24,000-atom frames held ~1 MB per frame
-#: (its memory grew 0.32 -> 0.60 GB over 200 frames; with 0 it stays flat)
-DASK_CONFIG = {"distributed.admin.low-level-log-length": 0}
+#: (its memory grew 0.32 -> 0.60 GB over 200 frames; with 0 it stays flat).  The workers'
+#: statistical profiler (a stack sample every 10 ms, for a dashboard we do not start) is off:
+#: it took ~2.5 % of a labelling worker's CPU (its process time less its task thread's:
+#: 5-6 % with it, 2-4 % without, in alternating runs)
+DASK_CONFIG = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False}
 
 
 @contextlib.contextmanager

@@ -521,7 +521,7 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
 
 
 @pytest.mark.slow
-def test_dask_client_keeps_no_message_log_in_client_scheduler_or_workers():
+def test_dask_client_keeps_no_message_log_and_no_profiler():
     """distributed keeps the last 1,000 messages of every batched stream, payloads included: a
     client submitting 24,000-atom frames grew by ~1 MB per frame.  Our clients run with that log
     off, in the client process (and its LocalCluster scheduler) and in the workers."""
@@ -530,11 +530,13 @@ def test_dask_client_keeps_no_message_log_in_client_scheduler_or_workers():
 
     from mgbarrier.cluster import dask_client
 
-    key = "distributed.admin.low-level-log-length"
+    key, profiler = "distributed.admin.low-level-log-length", "distributed.worker.profile.enabled"
     default = dask.config.get(key)
     with dask_client(workers=1) as client:
         assert dask.config.get(key) == 0
         assert list(client.run(lambda: __import__("dask").config.get(key)).values()) == [0]
+        # and the workers sample no stacks for a dashboard nobody sees (~2.5 % of a worker's CPU)
+        assert list(client.run(lambda: __import__("dask").config.get(profiler)).values()) == [False]
     assert dask.config.get(key) == default  # restored for the rest of the process
 
 

@@ -317,7 +317,8 @@ def spread_plan(model, atoms: Atoms, workers: int = 1,
     here (the domains are not).  ``given``: the model's SOAP inputs will come with the atoms
     (:func:`soap_inputs_of`), so the radius and the memory estimate leave out SOAP; else each
     domain computes its own SOAP inputs and the radius includes their reach."""
-    reserved = float(len(atoms) * sum(p.matrix.shape[1] * 8 for p in soap_inputs_of(model))) if given else 0.0
+    reserved = float(len(atoms) * sum(p.matrix.shape[1] * np.dtype(p.dtype).itemsize
+                                      for p in soap_inputs_of(model))) if given else 0.0
     limit = chunk_atoms(model, _density(atoms), given, reserved)
     if len(atoms) <= limit:
         return None
