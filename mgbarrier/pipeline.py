@@ -129,7 +129,7 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
                 else:
                     target = atoms
                     if not thermal_seen:
-                        text = thermal_warning(atoms, str(inp) if k == 0 else f"{inp}: frame {k}")
+                        text = thermal_warning(atoms, atoms.info.get("source") or str(inp))
                         if text is not None:
                             thermal_seen = True
                             warnings.warn(MgBarrierWarning(text), stacklevel=2)

@@ -209,6 +209,19 @@ def test_frames_slice_streams_selected_frames(tmp_path):
         ts(slice(None, None, -1))
 
 
+def test_each_frame_names_its_index_in_the_file_for_errors_and_warnings(tmp_path):
+    """A 200-frame dump's warnings (floored values, out-of-domain atoms) must say which frame."""
+    from mgbarrier.io.structures import iread_structures
+
+    ref = make_glass(n_cells=2)
+    p = tmp_path / "f.lammpstrj"
+    p.write_text("".join(dump_frame(ref, t) for t in range(5)))
+    src = lambda sl: [a.info["source"] for a in iread_structures(p, CUZR, sl)]  # noqa: E731
+    assert src(None) == [str(p)] + [f"{p}: frame {k}" for k in range(1, 5)]
+    assert src(slice(1, None, 2)) == [f"{p}: frame 1", f"{p}: frame 3"]
+    assert src(slice(-2, None)) == [str(p), f"{p}: frame 1"]     # negative start: place among those selected
+
+
 def test_truncated_and_malformed_frames_name_file_and_line(tmp_path):
     ref = make_glass(n_cells=2)
     good = dump_frame(ref, 0) + dump_frame(ref, 1)

@@ -271,6 +271,7 @@ def test_dask_workers_warnings_reach_the_client_as_in_one_process(dump8, tmp_pat
 
     one = warned()
     assert any("below 0.01 eV" in text for text in one)
+    assert any(text.startswith(f"{dump8}: frame 5: ") for text in one)  # each frame's warning says which
     assert warned(workers=2) == one
 
 

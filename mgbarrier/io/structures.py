@@ -30,7 +30,10 @@ def iread_structures(path: Union[str, Path], species_map: Optional[Mapping[int, 
                      frames: Optional[slice] = None, fmt: Optional[str] = None) -> Iterator[Atoms]:
     """Yield every frame of ``path`` (or the ``frames`` slice) as validated Atoms.
 
-    ``species_map`` maps LAMMPS type numbers to symbols (``{1: 'Cu', 2: 'Zr'}``).
+    ``species_map`` maps LAMMPS type numbers to symbols (``{1: 'Cu', 2: 'Zr'}``).  Each frame's
+    ``info["source"]``, which errors and warnings downstream name, is ``path`` for frame 0 and
+    ``"path: frame K"`` for the others (K: the frame's index in the file; for a slice with a
+    negative start or step, its place among the frames selected).
     """
     path = Path(path)
     check_readable(path)
@@ -44,10 +47,14 @@ def iread_structures(path: Union[str, Path], species_map: Optional[Mapping[int, 
         source = iter([read_symgnn_pickle(path)][frames])
     else:
         source = _iread_ase(path, species_map, frames)
+    start, step = frames.start or 0, frames.step or 1
+    if start < 0 or step < 0:
+        start, step = 0, 1
     n = 0
     for atoms in source:
-        atoms.info["source"] = str(path)  # the file given is named in errors and warnings downstream
-        validate_atoms(atoms, str(path))
+        index = start + n * step
+        atoms.info["source"] = str(path) if index == 0 else f"{path}: frame {index}"
+        validate_atoms(atoms, atoms.info["source"])
         n += 1
         yield atoms
     if n == 0:
