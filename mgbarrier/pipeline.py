@@ -37,6 +37,7 @@ error or Ctrl-C nothing is created or changed.
 """
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -59,6 +60,10 @@ from .progress import Progress, steps
 
 #: name of the prediction when the input already holds a ``barrier`` array (labels)
 PRED_NAME = "barrier_pred"
+
+#: warnings of one kind (the same text but for the frame and the counts) shown per run; the
+#: others are counted in one line, so a 200-frame dump does not print 200 of them
+SHOWN_PER_KIND = 3
 
 __all__ = ["predict_file", "output_format_for", "OUTPUT_FORMATS"]
 
@@ -157,17 +162,41 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     progress.finish()
     if remote is not None:
         remote.close()
-    shown = set()
-    for w in caught:  # each distinct warning once, in order
-        if str(w.message) not in shown:
-            shown.add(str(w.message))
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    _show_warnings(caught, str(inp))
     seconds = progress.elapsed
     if not quiet:
         print(f"mgbarrier: wrote {out} ({fmt}): {progress.done} frame(s), {atoms_total} atoms, "
               f"{seconds:.1f} s", file=sys.stderr)
     return {"frames": progress.done, "atoms": atoms_total, "seconds": seconds, "output": str(out), "format": fmt,
             "name": name}
+
+
+def _warning_kind(text: str, inp: str) -> str:
+    """A warning's text without its frame name and numbers: what frames' warnings share."""
+    if text.startswith(inp):
+        text = re.sub(r"^: frame \d+", "", text[len(inp):])
+    return re.sub(r"\d+(\.\d+)?", "#", text)
+
+
+def _show_warnings(caught, inp: str) -> None:
+    """Each distinct warning once, in order, at most :data:`SHOWN_PER_KIND` of one kind; the
+    rest of a kind counted in one more warning."""
+    shown, per_kind, first = set(), {}, {}
+    for w in caught:
+        text = str(w.message)
+        if text in shown:
+            continue
+        shown.add(text)
+        kind = (w.category, _warning_kind(text, inp))
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        first.setdefault(kind, w)
+        if per_kind[kind] <= SHOWN_PER_KIND:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    for kind, n in per_kind.items():
+        if n > SHOWN_PER_KIND:
+            w = first[kind]
+            warnings.warn_explicit(w.category(f"{inp}: {n - SHOWN_PER_KIND} more frame(s) had a warning like the "
+                                              "ones above (not shown)"), w.category, w.filename, w.lineno)
 
 
 def _frame_total(inp: Path, frames: Optional[slice]) -> Optional[int]:
