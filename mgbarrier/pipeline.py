@@ -130,7 +130,7 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
                 if k == 0:
                     name = _output_name(inp, atoms, output_name, quiet)
                 if quench is not None:
-                    atoms, target = _quenched(inp, k, atoms, quench, quench_fmax, quench_max_steps, write_quenched)
+                    atoms, target = _quenched(inp, atoms, quench, quench_fmax, quench_max_steps, write_quenched)
                 else:
                     target = atoms
                     if not thermal_seen:
@@ -248,14 +248,14 @@ def _renamed(arrays: dict, name: str) -> dict:
     return {(name + key[len(BARRIER):] if key.startswith(BARRIER) else key): v for key, v in arrays.items()}
 
 
-def _quenched(inp: Path, k: int, atoms, potential: Potential, fmax: float, max_steps: int,
-              write_quenched: bool):
-    """(frame to write, structure to predict on) for frame ``k``: the quench of ``atoms``
-    (positions Å), its per-atom displacement (Å) kept in ``info['_quench_displacement']``."""
+def _quenched(inp: Path, atoms, potential: Potential, fmax: float, max_steps: int, write_quenched: bool):
+    """(frame to write, structure to predict on): the quench of ``atoms`` (positions Å), its
+    per-atom displacement (Å) kept in ``info['_quench_displacement']``; an error names the
+    frame as the reader does (``info['source']``)."""
     try:
         res = quench_atoms(atoms, potential, fmax=fmax, max_steps=max_steps)
     except MgBarrierError as exc:
-        raise MgBarrierError(f"{inp}: frame {k}: {exc}") from None
+        raise MgBarrierError(f"{atoms.info.get('source') or inp}: {exc}") from None
     target = res.atoms
     target.info["_quench_displacement"] = np.linalg.norm(target.positions - atoms.positions, axis=1)
     if not write_quenched:
