@@ -29,6 +29,7 @@ sees the model file; an unreachable scheduler or a failed probe is one
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 import warnings
 from collections import deque
@@ -41,7 +42,7 @@ from ase import Atoms
 
 from .errors import MgBarrierError
 from .graphs.domains import HALO_DEPTH, domains, input_arrays
-from .graphs.soap import block_soap_inputs, soap_input_blocks
+from .graphs.soap import block_soap_inputs, soap_input_blocks, soap_passes
 from .models.chunked import predict_domain_parts, set_max_memory, soap_inputs_of, spread_plan, store_part
 from .models.registry import load_model
 from .progress import step
@@ -78,8 +79,9 @@ def _worker_model(key: tuple):
     return model
 
 
-#: what a task hands back: (its value, the warnings it raised as (category, text))
-Noted = Tuple[object, List[Tuple[type, str]]]
+#: what a task hands back: (its value, the warnings it raised as ("module:QualName" of the
+#: category, text)); names, not classes, so that a result never fails to unpickle on the client
+Noted = Tuple[object, List[Tuple[str, str]]]
 
 
 def noting_warnings(fn: Callable, *args) -> Noted:
@@ -88,11 +90,28 @@ def noting_warnings(fn: Callable, *args) -> Noted:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = fn(*args)
-    notes: List[Tuple[type, str]] = []
+    notes: List[Tuple[str, str]] = []
     for w in caught:
-        if (w.category, str(w.message)) not in notes:
-            notes.append((w.category, str(w.message)))
+        note = (f"{w.category.__module__}:{w.category.__qualname__}", str(w.message))
+        if note not in notes:
+            notes.append(note)
     return value, notes
+
+
+def warn_noted(category: str, text: str, stacklevel: int = 2) -> None:
+    """Raise a worker's warning here: its own category when that imports here and takes a
+    message, else a UserWarning naming it (a warning is never turned into an error)."""
+    module, _, qualname = category.partition(":")
+    cls = sys.modules.get(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part, None)
+    if isinstance(cls, type) and issubclass(cls, Warning):
+        try:
+            warnings.warn(cls(text), stacklevel=stacklevel + 1)
+            return
+        except Exception:
+            pass
+    warnings.warn(f"{qualname or category}: {text}", UserWarning, stacklevel=stacklevel + 1)
 
 
 def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
@@ -199,7 +218,7 @@ class RemotePredictor:
         jobs = [(own, self._task(soap_block_task, group, cluster.numbers, cluster.positions, len(own)))
                 for group, own, cluster in soap_input_blocks(atoms, self.soap_inputs)]
         out = atoms.copy()
-        done = 0
+        done, total = 0, len(atoms) * soap_passes(self.soap_inputs)
         for k, (own, fut) in enumerate(jobs):
             for name, values in _result(fut, atoms).items():
                 if name not in out.arrays:
@@ -207,7 +226,7 @@ class RemotePredictor:
                 out.arrays[name][own] = values
             jobs[k] = None
             done += len(own)
-            step("SOAP on workers", done, len(atoms) * len({p.soap for p in self.soap_inputs}))
+            step("SOAP on workers", done, total)
         return out
 
     def ahead(self, frames: Iterable[Atoms]) -> Iterator[Atoms]:
@@ -276,7 +295,7 @@ def _result(fut, atoms: Atoms):
     try:
         value, notes = fut.result()
         for category, text in notes:
-            warnings.warn(category(text), stacklevel=3)
+            warn_noted(category, text, stacklevel=3)
         return value
     except MgBarrierError:
         raise

@@ -174,6 +174,10 @@ def test_soap_blocks_equal_the_whole_structure_and_projections_are_rows_times_ma
     assert p.name.startswith(D.INPUT_PREFIX) and p.name not in glass.arrays
     assert np.allclose(out.arrays[p.name], whole @ p.matrix + p.offset, rtol=1e-6, atol=1e-8)
     assert D.with_soap_inputs(out, [p]) is out  # already there: nothing computed
+    # a pass of SOAP blocks per distinct (species, settings), not per settings alone
+    q = D.SoapProjection(("Zr", "Cu"), p.soap, p.matrix, p.offset)
+    r = D.SoapProjection(p.species, p.soap, 2 * p.matrix, p.offset)
+    assert D.soap_passes([p, r]) == 1 and D.soap_passes([p, q, r]) == 2
     # the neighbour averages of prediction equal the fitting's averaging matrices
     full = D.Featurizer(dict(DEFAULT_CONFIG, soap=settings))
     values = rng.normal(size=(len(glass), len(full.lengths)))

@@ -562,3 +562,35 @@ def test_halo_dominated_cuts_warn_and_stay_exact(tiny):
     with warnings.catch_warnings():
         warnings.simplefilter("error", MgBarrierWarning)
         assert _compare(tiny, _test0_or_glass((4, 1, 1)), 11000) <= TOL  # two slabs: no warning
+
+
+class _TwoArgWarning(UserWarning):
+    def __init__(self, text, code):
+        super().__init__(text, code)
+
+
+def test_worker_warnings_travel_as_names_and_always_come_back_as_warnings():
+    """A task's warnings travel as category names (a class the client cannot import must not
+    break the result); on the client each is raised in its own category when it imports and
+    takes a message, else as a UserWarning naming it: never as an exception."""
+    from mgbarrier.errors import MgBarrierWarning
+    from mgbarrier.parallel import noting_warnings, warn_noted
+
+    def task(x):
+        warnings.warn("floored 3 values", MgBarrierWarning)
+        warnings.warn("floored 3 values", MgBarrierWarning)       # noted once
+        warnings.warn(_TwoArgWarning("odd", 7))
+        return 2 * x
+
+    value, notes = noting_warnings(task, 21)
+    assert value == 42
+    assert notes == [("mgbarrier.errors:MgBarrierWarning", "floored 3 values"),
+                     (f"{__name__}:_TwoArgWarning", "('odd', 7)")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for category, text in notes + [("not_imported_here.mod:SomeWarning", "from a worker")]:
+            warn_noted(category, text)
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (MgBarrierWarning, "floored 3 values"),
+        (UserWarning, "_TwoArgWarning: ('odd', 7)"),
+        (UserWarning, "SomeWarning: from a worker")]

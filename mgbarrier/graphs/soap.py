@@ -72,6 +72,12 @@ def _groups(projections: Sequence[SoapProjection]) -> Dict[Tuple, List[SoapProje
     return groups
 
 
+def soap_passes(projections: Sequence[SoapProjection]) -> int:
+    """How many passes of SOAP blocks the projections take (one per distinct species and SOAP
+    settings): the atoms of a structure are visited this many times."""
+    return len(_groups(projections))
+
+
 def _project(group: Sequence[SoapProjection], rows: np.ndarray) -> List[np.ndarray]:
     """Each projection of SOAP ``rows`` (n, n_soap): (n, k) arrays of its dtype."""
     block = rows @ np.concatenate([p.matrix for p in group], axis=1)  # (n, sum of k) float64
