@@ -133,6 +133,7 @@ def main(argv=None) -> int:
                 continue
             idx = int(np.flatnonzero(all_ids == a)[0])
             trace = []
+            eng.restart()           # as mgbarrier label does: a search does not depend on the ones before
             rng = np.random.default_rng(search_seed(args.seed, a, 0))
             if settings.local_force_radius > 0:
                 res = local_artn_search(region, relaxed, x0, idx, settings.local_force_radius, rng=rng,

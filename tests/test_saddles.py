@@ -109,6 +109,28 @@ def test_lanczos_exact_on_a_quadratic_surface():
     assert res.force_calls == 2 * res.n_vectors      # central differences: two calls per vector
 
 
+def test_lanczos_early_stops_bound_the_lowest_curvature():
+    """``stop_below``: the Ritz value bounds the lowest eigenvalue from above, so a stop below a
+    threshold is a sure answer; ``atol`` stops earlier than the relative test alone, still above
+    the lowest eigenvalue."""
+    rng = np.random.default_rng(2)
+    m = rng.normal(size=(60, 60))
+    h = m @ m.T / 60.0 - 0.7 * np.eye(60)           # a spread spectrum with a few negative curvatures
+    w = np.linalg.eigvalsh(h)
+    model = ForceModel(lambda x: (0.5 * x.ravel() @ h @ x.ravel(), -(h @ x.ravel()).reshape(x.shape)))
+    x0 = np.zeros((20, 3))
+    full = lanczos(model.energy_forces, x0, v0=np.ones((20, 3)), max_vectors=60, tol=1e-12)
+    assert full.eigenvalue == pytest.approx(w[0], rel=1e-8)
+    threshold = 0.5 * w[0]
+    early = lanczos(model.energy_forces, x0, v0=np.ones((20, 3)), max_vectors=60, tol=1e-12, stop_below=threshold)
+    assert w[0] <= early.eigenvalue < threshold
+    assert early.n_vectors < full.n_vectors and not early.converged
+    rel = lanczos(model.energy_forces, x0, v0=np.ones((20, 3)), max_vectors=60, tol=1e-3)
+    loose = lanczos(model.energy_forces, x0, v0=np.ones((20, 3)), max_vectors=60, tol=1e-3, atol=0.05)
+    assert loose.converged and loose.n_vectors < rel.n_vectors
+    assert w[0] <= rel.eigenvalue <= loose.eigenvalue < 0.5 * w[0]
+
+
 def test_lanczos_matches_full_finite_difference_hessian():
     """Lowest curvature of a 31-atom EAM Cu box with an atom half-way into the vacancy."""
     from mgbarrier.md import LammpsEngine

@@ -46,13 +46,17 @@ def hessian_vector(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray], v
 def lanczos(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray] = None, *, v0: Optional[np.ndarray] = None,
             rng: Optional[np.random.Generator] = None, max_vectors: int = 15, delta: float = 1e-3,
             tol: float = 0.01, central: bool = True, min_vectors: int = 3,
-            project: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> LanczosResult:
+            project: Optional[Callable[[np.ndarray], np.ndarray]] = None, atol: float = 0.0,
+            stop_below: Optional[float] = None) -> LanczosResult:
     """Lowest eigenpair of the Hessian at ``x`` (forces ``f0`` there, needed for forward differences).
 
     ``v0``: start vector (e.g. the previous eigenvector: a warm start converges in a few
     vectors); else random from ``rng``.  Stops when the lowest Ritz value changes by less
-    than ``tol`` (relative) between two successive vectors after ``min_vectors``, or at
-    ``max_vectors``.  Full reorthogonalisation (cheap next to a force call).
+    than ``tol`` (relative) or ``atol`` (eV/Å², absolute) between two successive vectors after
+    ``min_vectors``, or at ``max_vectors``.  ``stop_below``: also stop as soon as the lowest Ritz
+    value is below it (Ritz values only decrease as vectors are added and bound the lowest
+    eigenvalue from above, so that eigenvalue is below it too; ``converged`` stays False).
+    Full reorthogonalisation (cheap next to a force call).
     """
     x = np.asarray(x, dtype=float)
     proj = project if project is not None else (lambda v: v)
@@ -95,8 +99,10 @@ def lanczos(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray] = None, *
             T += np.diag(betas, 1) + np.diag(betas, -1)
         w, z = np.linalg.eigh(T)
         theta, y = float(w[0]), z[:, 0]
-        if k + 1 >= max(2, min_vectors) and prev is not None and abs(theta - prev) <= tol * abs(prev):
+        if k + 1 >= max(2, min_vectors) and prev is not None and abs(theta - prev) <= max(tol * abs(prev), atol):
             converged = True
+            break
+        if stop_below is not None and theta < stop_below:
             break
         prev = theta
         if beta < 1e-10 * max(1.0, abs(alpha)):  # invariant subspace: exact

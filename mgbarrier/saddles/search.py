@@ -8,7 +8,10 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
 2. **Leaving the harmonic well.**  Push along that direction by ``basin_factor *
    increment_size``, relax the perpendicular forces a few steepest-descent steps
    (``max_perp_move_h``, ``force_th_perp_h``); after ``min_num_ksteps`` pushes, compute the
-   lowest curvature by Lanczos; the well is left when it is below ``eigen_th_well``.
+   lowest curvature by Lanczos; the well is left when it is below ``eigen_th_well`` (that
+   Lanczos stops as soon as its Ritz value, an upper bound, is below the threshold, and is
+   converged to ``eigen_th_lancz`` x |``eigen_th_well``| rather than to 1 % of a curvature
+   near zero: the answer is all the well needs).
 3. **Converging to the saddle.**  Each iteration: Lanczos (warm-started from the previous
    eigenvector), a step up along the eigenvector of size ``min(2 increment_size, |F∥| /
    max(|λ|, 0.5))`` (Cancès et al.), FIRE on the perpendicular forces (at most
@@ -248,7 +251,11 @@ def _leave_well(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, 
                 nfail += 1
         res.basin_steps = it + 1
         if it >= s.min_num_ksteps:
-            lr = lanc(x, f, egvec, s.num_lancz_vec_h)
+            # the well's only question is whether the lowest curvature is below eigen_th_well:
+            # converged to eigen_th_lancz of the larger of it and that threshold, and stopped
+            # as soon as the Ritz value (an upper bound) is below the threshold
+            lr = lanc(x, f, egvec, s.num_lancz_vec_h, atol=s.eigen_th_lancz * abs(s.eigen_th_well),
+                      stop_below=s.eigen_th_well)
             lam, egvec = lr.eigenvalue, lr.eigenvector
             say(f"basin {it}: E-E0 {e - e0:.4f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f} "
                 f"calls {model.n_force_calls - calls0}")
