@@ -493,7 +493,7 @@ def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
 def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, case, monkeypatch):
     """Large structures periodic along all axes or none take their pairs from vesin's half list,
     mirrored and sorted by centre (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs
-    and displacements as matscipy's full list, for periodic, triclinic and open clusters; a
+    and displacements (or distances) as matscipy's full list, for periodic, triclinic and open clusters; a
     slab (mixed periodicity, where vesin is slow) and a cell narrower than 2 cutoffs + 1 Å stay
     with matscipy, with the same pairs."""
     pytest.importorskip("vesin")
@@ -512,6 +512,11 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
     monkeypatch.setattr(neighbours, "_vesin_pairs", lambda *a: calls.append(1) or real(*a))
     i, j, D = neighbours.neighbour_pairs(atoms, cutoff)
     assert len(calls) == (case not in ("small", "slab"))
+    # the distances form (vesin's own distances, mirrored) gives the same pairs and |D|
+    i_d, j_d, d = neighbours.neighbour_pairs(atoms, cutoff, with_distance=True)
+    o, o_d = np.lexsort((j, i)), np.lexsort((j_d, i_d))  # a pair (i, j) is unique in these cells
+    assert np.array_equal(i_d[o_d], i[o]) and np.array_equal(j_d[o_d], j[o])
+    np.testing.assert_allclose(d[o_d], np.linalg.norm(D[o], axis=1), rtol=0, atol=1e-10)
     assert np.all(np.diff(i) >= 0)
     ia, ja, Da = neighbour_list("ijD", ready, cutoff)
 

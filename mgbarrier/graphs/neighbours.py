@@ -92,13 +92,15 @@ def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
 
 
 #: structures with at least this many atoms, periodic along all axes or none, get their pairs
-#: from vesin's half list (each pair found once: about half matscipy's work at a million atoms),
-#: mirrored and sorted by centre here; smaller ones, mixed periodicity (spatial domains that keep
-#: some periodic axes: vesin 0.6 took 1.9 s / 11.1 s where matscipy took 1.0 s / 0.8 s for
-#: 116,000 atoms periodic along two axes / one axis) and any structure when vesin is missing,
-#: from matscipy's full list.  Both give the same pairs; the order of a centre's pairs differs
-#: (float rounding downstream).
-VESIN_MIN_ATOMS = 100_000
+#: from vesin's half list (each pair found once), mirrored and sorted by centre here; mixed
+#: periodicity (spatial domains that keep some periodic axes: vesin 0.6 took 1.9 s / 11.1 s
+#: where matscipy took 1.0 s / 0.8 s for 116,000 atoms periodic along two axes / one axis),
+#: cells narrower than 2 cutoffs + 1 Å and any structure when vesin is missing take matscipy's
+#: full list.  Both give the same pairs; the order of a centre's pairs differs (float rounding
+#: downstream).  vesin 0.6.2 is the faster at every size measured (test0 tiled, 2 threads, best
+#: of 3): 3,000 atoms 20 vs 92 ms at 7.5 Å with distances, 8 vs 22 ms at 5 Å with vectors;
+#: 81,000 atoms 0.47 vs 1.71 s and 0.22 vs 0.61 s; one thread 1.5-3x.
+VESIN_MIN_ATOMS = 0
 
 
 def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) -> Tuple[np.ndarray, ...]:
@@ -114,11 +116,9 @@ def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) ->
     uniform = bool(np.all(ready.pbc) or not np.any(ready.pbc))
     if len(ready) >= VESIN_MIN_ATOMS and uniform and _large_cell(ready, cutoff):
         try:
-            i, j, D = _vesin_pairs(ready, cutoff)
+            return _vesin_pairs(ready, cutoff, with_distance)
         except ImportError:
             pass
-        else:
-            return (i, j, np.linalg.norm(D, axis=1)) if with_distance else (i, j, D)
     return neighbour_list("ijd" if with_distance else "ijD", ready, float(cutoff))
 
 
@@ -132,15 +132,22 @@ def _large_cell(ready: Atoms, cutoff: float) -> bool:
     return bool(np.all(widths[pbc] >= 2 * cutoff + 1.0))
 
 
-def _vesin_pairs(ready: Atoms, cutoff: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, D) from vesin's half list (each pair once), mirrored, stably sorted by i (a torch
-    sort: parallel); i, j int32 like matscipy's."""
+def _vesin_pairs(ready: Atoms, cutoff: float, with_distance: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, D) or, ``with_distance``, (i, j, d) from vesin's half list (each pair once),
+    mirrored, stably sorted by i (a torch sort: parallel); i, j int32 like matscipy's.  The
+    distances come from vesin (no (E, 3) vectors are made for them) and are read in place
+    (``copy=False``: views into ``nl``, which lives until they are mirrored); the vectors are
+    copied so that vesin's buffers are freed at once (in place they stayed alive through the
+    mirroring: +0.5-0.8 GB at a million atoms, the SymGNN's memory-critical step)."""
     import torch
     from vesin import NeighborList
 
-    pairs, half = NeighborList(cutoff=float(cutoff), full_list=False).compute(
-        points=ready.positions, box=ready.cell.array, periodic=np.asarray(ready.pbc, dtype=bool).tolist(),
-        quantities="PD", copy=True)
+    nl = NeighborList(cutoff=float(cutoff), full_list=False)
+    pairs, half = nl.compute(points=ready.positions, box=ready.cell.array,
+                             periodic=np.asarray(ready.pbc, dtype=bool).tolist(),
+                             quantities="Pd" if with_distance else "PD", copy=not with_distance)
+    if not with_distance:
+        nl = None  # copied: vesin's buffers go now, before the mirroring allocates
     pairs = torch.from_numpy(pairs.astype(np.int32))
     n = len(pairs)
     i, order = torch.sort(torch.cat([pairs[:, 0], pairs[:, 1]]), stable=True)
@@ -148,8 +155,8 @@ def _vesin_pairs(ready: Atoms, cutoff: float) -> Tuple[np.ndarray, np.ndarray, n
     del pairs
     mirrored = order >= n
     order -= mirrored * n  # the half-list row of every pair
-    D = torch.from_numpy(half).index_select(0, order)
-    del half, order
-    D.mul_(1.0 - 2.0 * mirrored.unsqueeze(1))  # a mirrored pair: r_i - r_j
-    i, j, D = i.numpy(), j.numpy(), D.numpy()
-    return i, j, D
+    values = torch.from_numpy(half).index_select(0, order)  # new memory, not a view of vesin's
+    del half, order, nl  # with distances: the views into vesin's buffers end here
+    if not with_distance:
+        values.mul_(1.0 - 2.0 * mirrored.unsqueeze(1))  # a mirrored pair: r_i - r_j
+    return i.numpy(), j.numpy(), values.numpy()
