@@ -489,13 +489,13 @@ def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
     assert _compare(tiny, big_glass, 15000) <= TOL
 
 
-@pytest.mark.parametrize("case", ["periodic", "triclinic", "slab", "open", "small"])
+@pytest.mark.parametrize("case", ["periodic", "triclinic", "slab", "wire", "open", "small"])
 def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, case, monkeypatch):
-    """Large structures periodic along all axes or none take their pairs from vesin's half list,
-    mirrored and sorted by centre (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs
-    and displacements (or distances) as matscipy's full list, for periodic, triclinic and open clusters; a
-    slab (mixed periodicity, where vesin is slow) and a cell narrower than 2 cutoffs + 1 Å stay
-    with matscipy, with the same pairs."""
+    """Structures take their pairs from vesin's half list, mirrored and sorted by centre
+    (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs and displacements (or
+    distances) as matscipy's full list, for periodic, triclinic, open and slab cells (a slab's
+    open axis, padded, is passed to vesin as periodic); a cell narrower than 2 cutoffs + 1 Å
+    stays with matscipy, with the same pairs."""
     pytest.importorskip("vesin")
     from matscipy.neighbours import neighbour_list
 
@@ -503,15 +503,18 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
 
     atoms = {"periodic": big_glass, "triclinic": _triclinic(big_glass), "small": make_glass(n_cells=2, seed=2),
              "slab": next(iter(domains(big_glass, 10.0, (1, 1, 3))))[1],
+             "wire": next(iter(domains(big_glass, 10.0, (1, 3, 3))))[1],
              "open": next(iter(domains(big_glass, 10.0, (2, 2, 2))))[1]}[case]
     cutoff = 5.0
+    assert atoms.pbc.tolist() == {"slab": [True, True, False], "wire": [True, False, False],
+                                  "open": [False] * 3}.get(case, [True] * 3)
     ready = neighbours.neighbour_ready(atoms, cutoff)
     assert neighbours._large_cell(ready, cutoff) == (case != "small")
     monkeypatch.setattr(neighbours, "VESIN_MIN_ATOMS", 0)
     calls, real = [], neighbours._vesin_pairs
     monkeypatch.setattr(neighbours, "_vesin_pairs", lambda *a: calls.append(1) or real(*a))
     i, j, D = neighbours.neighbour_pairs(atoms, cutoff)
-    assert len(calls) == (case not in ("small", "slab"))
+    assert len(calls) == (case != "small")
     # the distances form (vesin's own distances, mirrored) gives the same pairs and |D|
     i_d, j_d, d = neighbours.neighbour_pairs(atoms, cutoff, with_distance=True)
     o, o_d = np.lexsort((j, i)), np.lexsort((j_d, i_d))  # a pair (i, j) is unique in these cells
