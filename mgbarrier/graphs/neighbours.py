@@ -96,10 +96,10 @@ def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
 #: keep some periodic axes, as all-periodic with the open axes padded: vesin 0.6 with mixed flags
 #: took 1.9 s / 11.1 s where matscipy took 1.0 s / 0.8 s for 116,000 atoms periodic along two
 #: axes / one axis); cells narrower than 2 cutoffs + 1 Å and any structure when vesin is
-#: missing take matscipy's full list.  Both give the same pairs; the order of a centre's pairs differs (float rounding
-#: downstream).  vesin 0.6.2 is the faster at every size measured (test0 tiled, 2 threads, best
-#: of 3): 3,000 atoms 20 vs 92 ms at 7.5 Å with distances, 8 vs 22 ms at 5 Å with vectors;
-#: 81,000 atoms 0.47 vs 1.71 s and 0.22 vs 0.61 s; one thread 1.5-3x.
+#: missing take matscipy's full list.  Both give the same pairs; the order of a centre's pairs
+#: differs (float rounding downstream).  vesin 0.6.2 is the faster at every size measured
+#: (test0 tiled, 2 threads, best of 3): 3,000 atoms 20 vs 92 ms at 7.5 Å with distances, 8 vs
+#: 22 ms at 5 Å with vectors; 81,000 atoms 0.47 vs 1.71 s and 0.22 vs 0.61 s; one thread 1.5-3x.
 VESIN_MIN_ATOMS = 0
 
 
