@@ -493,9 +493,9 @@ def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
 def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, case, monkeypatch):
     """Structures take their pairs from vesin's half list, mirrored and sorted by centre
     (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs and displacements (or
-    distances) as matscipy's full list, for periodic, triclinic, open and slab cells (a slab's
-    open axis, padded, is passed to vesin as periodic); a cell narrower than 2 cutoffs + 1 Å
-    stays with matscipy, with the same pairs."""
+    distances) as matscipy's full list, for periodic, triclinic, open, slab and wire cells (the
+    open axes of a slab or wire, padded, are passed to vesin as periodic); a cell narrower than
+    2 cutoffs + 1 Å stays with matscipy, with the same pairs."""
     pytest.importorskip("vesin")
     from matscipy.neighbours import neighbour_list
 
