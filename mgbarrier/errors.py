@@ -53,6 +53,15 @@ class MgBarrierWarning(UserWarning):
     glasses); the CLI prints it as one ``mgbarrier: warning: ...`` line."""
 
 
+def as_warning(category: type, text: str) -> Warning:
+    """``category(text)``, or a UserWarning naming the category when its constructor wants
+    more than a message (a warning re-raised with new text never turns into an error)."""
+    try:
+        return category(text)
+    except Exception:
+        return UserWarning(f"{category.__qualname__}: {text}")
+
+
 def error_line(err: BaseException) -> Optional[str]:
     """The one line a driver script prints for ``err``: the message of an
     :class:`MgBarrierError`, or the ``ERROR`` line of a LAMMPS error (else its last line; the

@@ -40,7 +40,7 @@ from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tu
 import numpy as np
 from ase import Atoms
 
-from .errors import MgBarrierError
+from .errors import MgBarrierError, as_warning
 from .graphs.domains import HALO_DEPTH, domains, input_arrays
 from .graphs.soap import block_soap_inputs, soap_input_blocks, soap_passes
 from .models.chunked import predict_domain_parts, set_max_memory, soap_inputs_of, spread_plan, store_part
@@ -106,12 +106,9 @@ def warn_noted(category: str, text: str, stacklevel: int = 2) -> None:
     for part in qualname.split("."):
         cls = getattr(cls, part, None)
     if isinstance(cls, type) and issubclass(cls, Warning):
-        try:
-            warnings.warn(cls(text), stacklevel=stacklevel + 1)
-            return
-        except Exception:
-            pass
-    warnings.warn(f"{qualname or category}: {text}", UserWarning, stacklevel=stacklevel + 1)
+        warnings.warn(as_warning(cls, text), stacklevel=stacklevel + 1)
+    else:
+        warnings.warn(f"{qualname or category}: {text}", UserWarning, stacklevel=stacklevel + 1)
 
 
 def predict_frame_task(key: tuple, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,

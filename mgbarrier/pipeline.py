@@ -45,7 +45,7 @@ from typing import Callable, Mapping, Optional, Union
 
 import numpy as np
 
-from .errors import MgBarrierError, MgBarrierWarning
+from .errors import MgBarrierError, MgBarrierWarning, as_warning
 from .io.files import check_output_path, check_readable
 from .io.formats import OUTPUT_FORMATS, guess_format, output_format_for  # noqa: F401  (re-exported)
 from .io.structures import iread_structures
@@ -195,8 +195,8 @@ def _show_warnings(caught, inp: str) -> None:
     for kind, n in per_kind.items():
         if n > SHOWN_PER_KIND:
             w = first[kind]
-            warnings.warn_explicit(w.category(f"{inp}: {n - SHOWN_PER_KIND} more frame(s) had a warning like the "
-                                              "ones above (not shown)"), w.category, w.filename, w.lineno)
+            warnings.warn_explicit(as_warning(w.category, f"{inp}: {n - SHOWN_PER_KIND} more frame(s) had a warning "
+                                              "like the ones above (not shown)"), w.category, w.filename, w.lineno)
 
 
 def _frame_total(inp: Path, frames: Optional[slice]) -> Optional[int]:

@@ -492,7 +492,7 @@ def test_layers_shrink_over_the_halo_and_still_equal_whole(tiny, big_glass):
 @pytest.mark.parametrize("case", ["periodic", "triclinic", "slab", "wire", "open", "small"])
 def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, case, monkeypatch):
     """Structures take their pairs from vesin's half list, mirrored and sorted by centre
-    (graphs.neighbours.VESIN_MIN_ATOMS): the same directed pairs and displacements (or
+    (graphs.neighbours.neighbour_pairs): the same directed pairs and displacements (or
     distances) as matscipy's full list, for periodic, triclinic, open, slab and wire cells (the
     open axes of a slab or wire, padded, are passed to vesin as periodic); a cell narrower than
     2 cutoffs + 1 Å stays with matscipy, with the same pairs."""
@@ -510,7 +510,6 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
                                   "open": [False] * 3}.get(case, [True] * 3)
     ready = neighbours.neighbour_ready(atoms, cutoff)
     assert neighbours._large_cell(ready, cutoff) == (case != "small")
-    monkeypatch.setattr(neighbours, "VESIN_MIN_ATOMS", 0)
     calls, real = [], neighbours._vesin_pairs
     monkeypatch.setattr(neighbours, "_vesin_pairs", lambda *a: calls.append(1) or real(*a))
     i, j, D = neighbours.neighbour_pairs(atoms, cutoff)

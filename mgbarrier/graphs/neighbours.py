@@ -91,16 +91,15 @@ def neighbour_ready(atoms: Atoms, cutoff: float) -> Atoms:
     return out
 
 
-#: structures with at least this many atoms get their pairs from vesin's half list (each pair
-#: found once), mirrored and sorted by centre here (mixed periodicity, e.g. spatial domains that
-#: keep some periodic axes, as all-periodic with the open axes padded: vesin 0.6 with mixed flags
-#: took 1.9 s / 11.1 s where matscipy took 1.0 s / 0.8 s for 116,000 atoms periodic along two
-#: axes / one axis); cells narrower than 2 cutoffs + 1 Å and any structure when vesin is
-#: missing take matscipy's full list.  Both give the same pairs; the order of a centre's pairs
-#: differs (float rounding downstream).  vesin 0.6.2 is the faster at every size measured
-#: (test0 tiled, 2 threads, best of 3): 3,000 atoms 20 vs 92 ms at 7.5 Å with distances, 8 vs
-#: 22 ms at 5 Å with vectors; 81,000 atoms 0.47 vs 1.71 s and 0.22 vs 0.61 s; one thread 1.5-3x.
-VESIN_MIN_ATOMS = 0
+# Pairs come from vesin's half list (each pair found once), mirrored and sorted by centre here,
+# for every cell at least 2 cutoffs + 1 Å wide between lattice planes (mixed periodicity, e.g.
+# spatial domains that keep some periodic axes, as all-periodic with the open axes padded: vesin
+# 0.6 with mixed flags took 1.9 s / 11.1 s where matscipy took 1.0 s / 0.8 s for 116,000 atoms
+# periodic along two axes / one axis); narrower cells and any structure when vesin is missing
+# take matscipy's full list.  Both give the same pairs; the order of a centre's pairs differs
+# (float rounding downstream).  vesin 0.6.2 is the faster at every size measured (test0 tiled,
+# 2 threads, best of 3): 3,000 atoms 20 vs 92 ms at 7.5 Å with distances, 8 vs 22 ms at 5 Å with
+# vectors; 81,000 atoms 0.47 vs 1.71 s and 0.22 vs 0.61 s; one thread 1.5-3x.
 
 
 def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) -> Tuple[np.ndarray, ...]:
@@ -113,7 +112,7 @@ def neighbour_pairs(atoms: Atoms, cutoff: float, with_distance: bool = False) ->
 
     check_work(atoms, cutoff, atoms.info.get("source", "") if hasattr(atoms, "info") else "")
     ready = neighbour_ready(atoms, cutoff)
-    if len(ready) >= VESIN_MIN_ATOMS and _large_cell(ready, cutoff):
+    if _large_cell(ready, cutoff):
         try:
             return _vesin_pairs(ready, cutoff, with_distance)
         except ImportError:
