@@ -17,6 +17,7 @@ without a warm-up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -40,6 +41,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--max-memory", type=float, default=None, help="GB (default: the package default)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--hold-memory", action="store_true",
+                    help="keep freed memory between the runs, as `mgbarrier predict` does between the frames of "
+                         "a trajectory (mgbarrier.allocator.hold_freed_memory)")
     ap.add_argument("--warm-up-below", type=int, default=30000,
                     help="structures up to this many atoms get a warm-up and --repeat timed runs; larger ones "
                          "are timed once, cold (default 30000)")
@@ -48,6 +52,7 @@ def main(argv=None) -> int:
     import torch
 
     from mgbarrier import load_model
+    from mgbarrier.allocator import hold_freed_memory
     from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
     from mgbarrier.models.chunked import max_memory_gb, set_max_memory
 
@@ -63,31 +68,49 @@ def main(argv=None) -> int:
     base_pred = model.predict(base)
     t_first = time.perf_counter() - t0
     rows = []
+    hold = hold_freed_memory() if args.hold_memory else contextlib.nullcontext()
+    hold.__enter__()
     for n in args.sizes:
         atoms = base.repeat((n, n, n))
         warm = len(atoms) <= args.warm_up_below
         if warm:
             model.predict(atoms)  # warm-up (radial table, allocator)
-        times = []
+        runs = []  # (wall s, user CPU s, system CPU s, minor page faults) of each timed run
         for _ in range(args.repeat if warm else 1):
-            t0 = time.perf_counter()
+            r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
             pred = model.predict(atoms)
-            times.append(time.perf_counter() - t0)
+            wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+            runs.append((wall, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
         dev = float(np.abs(pred - np.tile(base_pred, n ** 3)).max())
-        rows.append((len(atoms), min(times), len(atoms) / min(times), dev,
-                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+        best = min(runs)
+        rows.append((len(atoms), best[0], len(atoms) / best[0], dev,
+                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, best[1:], warm,
+                     [r[0] for r in runs]))
+    hold.__exit__(None, None, None)
     name = getattr(model, "path", args.model)
     lines = [f"Model: `{Path(str(name)).name}` ({getattr(model, 'kind', '?')}); torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; {hardware()}", "",
              f"load_model: {t_load:.2f} s; first predict on {len(base):,} atoms: {t_first:.2f} s; "
-             f"memory budget {max_memory_gb(getattr(model, 'members', [model])[0]):g} GB; device {args.device}.", "",
-             "| atoms | predict (s) | atoms/s | max |tiled - test0| (eV) | peak RSS so far (MB) |",
-             "|---:|---:|---:|---:|---:|"]
-    for n_atoms, t, rate, dev, rss in rows:
-        lines.append(f"| {n_atoms:,} | {t:.3f} | {rate:,.0f} | {dev:.1e} | {rss:,.0f} |")
+             f"memory budget {max_memory_gb(getattr(model, 'members', [model])[0]):g} GB; device {args.device}"
+             + ("; freed memory held between runs (as between the frames of a trajectory)" if args.hold_memory else "")
+             + ".", "",
+             "| atoms | predict (s) | atoms/s | max |tiled - test0| (eV) | peak RSS so far (MB) "
+             "| CPU user / system (s) | minor page faults | timed runs |",
+             "|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for n_atoms, t, rate, dev, rss, (user, system, faults), warm, walls in rows:
+        timed = (f"best of {len(walls)} after a warm-up: " + ", ".join(f"{w:.2f}" for w in walls)) if warm \
+            else "once, cold"
+        lines.append(f"| {n_atoms:,} | {t:.3f} | {rate:,.0f} | {dev:.1e} | {rss:,.0f} | {user:.1f} / {system:.1f} "
+                     f"| {faults:,} | {timed} |")
+    lines += ["", "System time is mostly the kernel giving the process new memory (a page fault per page "
+              "first touched); on a virtual machine whose host backs guest memory on first use it can be "
+              "several seconds per GB."]
     lines += ["", f"Reproduce: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python benchmarks/predict_speed.py"
               + (f" --model {args.model}" if args.model else "") + f" --sizes {' '.join(map(str, args.sizes))}"
               + (f" --max-memory {args.max_memory:g}" if args.max_memory else "")
+              + (f" --warm-up-below {args.warm_up_below}" if args.warm_up_below != 30000 else "")
+              + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
+              + (" --hold-memory" if args.hold_memory else "")
               + (f" --device {args.device}" if args.device != "cpu" else "") + "`"]
     print("\n".join(lines))
     return 0

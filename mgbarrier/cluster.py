@@ -17,6 +17,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Iterator, Optional
 
+from .allocator import HOLD_MEMORY_ENV
 from .errors import MgBarrierError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,8 +104,9 @@ def _dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None,
         raise MgBarrierError(f"number of workers must be a positive integer, got {workers!r}")
     if threads_per_worker < 1:
         raise MgBarrierError(f"threads per worker must be >= 1, got {threads_per_worker!r}")
+    # our own workers live for this job only: a prediction worker keeps freed memory for its next frame
     env = {"OMP_NUM_THREADS": str(threads_per_worker), "OPENBLAS_NUM_THREADS": str(threads_per_worker),
-           "MKL_NUM_THREADS": str(threads_per_worker)}
+           "MKL_NUM_THREADS": str(threads_per_worker), HOLD_MEMORY_ENV: "1"}
     with _quiet_logs(quiet):
         cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=threads_per_worker,
                                            processes=True, dashboard_address=None,

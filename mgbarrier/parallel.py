@@ -40,6 +40,7 @@ from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tu
 import numpy as np
 from ase import Atoms
 
+from .allocator import HOLD_MEMORY_ENV, hold_memory_for_process
 from .errors import MgBarrierError, as_warning
 from .graphs.domains import HALO_DEPTH, domains, input_arrays
 from .graphs.soap import block_soap_inputs, soap_input_blocks, soap_passes
@@ -72,6 +73,8 @@ def _worker_model(key: tuple):
     if held is not None and held[0] == key:
         return held[1]
     _WORKER_MODEL.pop("model", None)  # release the old one first
+    if os.environ.get(HOLD_MEMORY_ENV) == "1":  # a worker of our own LocalCluster: it only predicts
+        hold_memory_for_process()
     path, _, _, device, n_transforms, max_memory = key
     model = load_model(path, device=device, n_transforms=n_transforms)
     set_max_memory(model, max_memory)

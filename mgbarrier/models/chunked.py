@@ -32,6 +32,7 @@ prediction equals the unchunked one to float rounding (tests: <= 1e-5 eV).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -43,6 +44,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 from ase import Atoms
 
+from ..allocator import THRESHOLD as RETAIN_BYTES
+from ..allocator import hold_freed_memory
 from ..errors import MgBarrierError, MgBarrierWarning
 from ..graphs.checks import parts_of_validated, validate_atoms
 from ..graphs.domains import HALO_DEPTH, domains, input_arrays, keeps_periodic  # noqa: F401 (HALO_DEPTH: re-exported)
@@ -371,8 +374,12 @@ def chunked(method: Callable) -> Callable:
         validate_atoms(atoms, source)  # first: a zero or NaN cell cannot even be wrapped into domains
         given = inputs_given(self, atoms)
         reserved = float(sum(a.nbytes for a in input_arrays(atoms).values()))
-        limit = chunk_atoms(self, _density(atoms), given, reserved)
-        with parts_of_validated():  # validated once, here
+        density = _density(atoms)
+        limit = chunk_atoms(self, density, given, reserved)
+        # a prediction whose blocks outgrow the heap's retain threshold keeps all it frees until it
+        # ends, so that its later blocks reuse those pages instead of faulting in fresh ones
+        large = min(len(atoms), limit) * bytes_per_atom(self, density, given) > RETAIN_BYTES
+        with parts_of_validated(), (hold_freed_memory(release=False) if large else contextlib.nullcontext()):
             return predict_chunked(lambda a: method(self, a, *args, **kwargs), atoms, receptive_radius(self, given),
                                    limit, what=f"{getattr(self, 'kind', 'model')} model")
 
