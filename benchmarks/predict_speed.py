@@ -68,25 +68,23 @@ def main(argv=None) -> int:
     base_pred = model.predict(base)
     t_first = time.perf_counter() - t0
     rows = []
-    hold = hold_freed_memory() if args.hold_memory else contextlib.nullcontext()
-    hold.__enter__()
-    for n in args.sizes:
-        atoms = base.repeat((n, n, n))
-        warm = len(atoms) <= args.warm_up_below
-        if warm:
-            model.predict(atoms)  # warm-up (radial table, allocator)
-        runs = []  # (wall s, user CPU s, system CPU s, minor page faults) of each timed run
-        for _ in range(args.repeat if warm else 1):
-            r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            pred = model.predict(atoms)
-            wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
-            runs.append((wall, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
-        dev = float(np.abs(pred - np.tile(base_pred, n ** 3)).max())
-        best = min(runs)
-        rows.append((len(atoms), best[0], len(atoms) / best[0], dev,
-                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, best[1:], warm,
-                     [r[0] for r in runs]))
-    hold.__exit__(None, None, None)
+    with hold_freed_memory() if args.hold_memory else contextlib.nullcontext():
+        for n in args.sizes:
+            atoms = base.repeat((n, n, n))
+            warm = len(atoms) <= args.warm_up_below
+            if warm:
+                model.predict(atoms)  # warm-up (radial table, allocator)
+            runs = []  # (wall s, user CPU s, system CPU s, minor page faults) of each timed run
+            for _ in range(args.repeat if warm else 1):
+                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                pred = model.predict(atoms)
+                wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+                runs.append((wall, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime, r1.ru_minflt - r0.ru_minflt))
+            dev = float(np.abs(pred - np.tile(base_pred, n ** 3)).max())
+            best = min(runs)
+            rows.append((len(atoms), best[0], len(atoms) / best[0], dev,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, best[1:], warm,
+                         [r[0] for r in runs]))
     name = getattr(model, "path", args.model)
     lines = [f"Model: `{Path(str(name)).name}` ({getattr(model, 'kind', '?')}); torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; {hardware()}", "",
