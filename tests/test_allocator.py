@@ -99,3 +99,38 @@ def test_mgbarrier_predict_holds_freed_memory_across_the_frames_and_releases_it(
     out = pipeline.predict_file(tmp_path / "in.extxyz", tmp_path / "out.extxyz", model="cu64zr36-symgnn", quiet=True)
     assert out["frames"] == 3
     assert recorder.calls == [True]  # one hold over all frames, released at the end
+
+
+def test_a_prediction_worker_of_our_own_cluster_holds_freed_memory_for_its_life():
+    """Our LocalCluster starts its workers with MGBARRIER_HOLD_MEMORY=1 (mgbarrier.cluster); a
+    worker that loads a model then keeps freed memory for the next frame; elsewhere it does not."""
+    code = ("from mgbarrier import allocator, parallel\n"
+            "from mgbarrier.models.registry import resolve_model_path\n"
+            "parallel._worker_model(parallel.model_key(resolve_model_path('cu64zr36-symgnn'), 'cpu', None, None))\n"
+            "print(allocator._held)\n")
+    for flag, depth in (("1", "1"), ("", "0")):
+        env = {"PATH": "/usr/bin:/bin", "MGBARRIER_SYSTEM_MALLOC": "0", "MGBARRIER_HOLD_MEMORY": flag}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split()[-1] == depth
+
+
+def test_our_local_cluster_starts_its_workers_with_the_hold(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from mgbarrier import cluster
+    from mgbarrier.allocator import HOLD_MEMORY_ENV
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_cluster(**kwargs):
+        seen.update(kwargs.get("env") or {})
+        raise Stop
+
+    monkeypatch.setattr(distributed, "LocalCluster", fake_cluster)
+    with pytest.raises(Stop):
+        with cluster.dask_client(workers=2, quiet=True):
+            pass
+    assert seen.get(HOLD_MEMORY_ENV) == "1"
