@@ -13,12 +13,15 @@ leaves the C library's defaults alone.  On anything but glibc it does nothing.
 
 Blocks above 1 GiB (a million atoms' edge states: 4 GB) are still mapped afresh, and the heap
 above 1 GiB of free memory is still handed back, so every prediction of a huge structure faults
-its memory in again.  :func:`hold_freed_memory` keeps everything for a series of predictions
-(the frames of a trajectory, a Dask worker of our own): no mapped blocks, no trimming; the free
-memory is handed back when it ends.  A page fault costs ~0.25 µs per 4 KiB page on bare metal,
-and ~15 µs on a virtual machine whose host backs guest memory on first use (the development
-machine: 22 s of system time in a 60 s million-atom prediction, about 1 s in the later frames
-of a held series; benchmarks/results/predict_speed.md).
+its memory in again.  :func:`hold_freed_memory` keeps everything for a series of predictions:
+no mapped blocks, no trimming; the free memory is handed back when it ends.  ``mgbarrier
+predict`` holds it over the frames of a file, a prediction worker of a Dask LocalCluster we
+started for its life (:func:`hold_memory_for_process`), and a single prediction whose blocks
+outgrow the threshold until it ends (:mod:`mgbarrier.models.chunked`; not handed back then).
+A page fault costs ~0.25 µs per 4 KiB page on bare metal, and 10-20 µs on a virtual machine
+whose host backs guest memory on first use (the development machine: 13-31 s of system time in
+a cold million-atom prediction, under 3 s in the later frames of a held series;
+benchmarks/results/predict_speed.md).
 """
 from __future__ import annotations
 
