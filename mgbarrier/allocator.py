@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 from typing import Iterator
@@ -49,14 +50,21 @@ _done = False
 _held = 0  # depth of nested hold_freed_memory()
 
 
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library through ctypes (looked up once: ``find_library`` runs ldconfig), or None."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def _mallopt():
     """glibc's ``mallopt`` through ctypes, or None (another C library, or opted out)."""
     if not sys.platform.startswith("linux") or os.environ.get("MGBARRIER_SYSTEM_MALLOC", "") not in ("", "0"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and other C libraries: no mallopt
+    mallopt = getattr(_libc(), "mallopt", None)  # musl and other C libraries: no mallopt
+    if mallopt is None:
         return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -76,12 +84,10 @@ def retain_freed_memory() -> bool:
 
 
 def _malloc_trim() -> None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]
+        trim(0)
 
 
 def hold_memory_for_process() -> bool:
