@@ -44,8 +44,15 @@ def _import_distributed():
 #: (its memory grew 0.32 -> 0.60 GB over 200 frames; with 0 it stays flat).  The workers'
 #: statistical profiler (a stack sample every 10 ms, for a dashboard we do not start) is off:
 #: it took ~2.5 % of a labelling worker's CPU (its process time less its task thread's:
-#: 5-6 % with it, 2-4 % without, in alternating runs)
-DASK_CONFIG = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False}
+#: 5-6 % with it, 2-4 % without, in alternating runs).  Every process of a cluster (scheduler,
+#: nannies, workers) wakes its event loop for a "tick" every 20 ms, a system monitor (psutil)
+#: every 500 ms and, in nannies and workers, a memory monitor every 100 ms; on a machine whose
+#: cores all compute, each wake-up pre-empts a task.  Slower: a labelling task's wall time over its
+#: thread's CPU time fell from 4.5-7 % to 1.3-1.4 % (2 workers on 2 cores, alternating runs).  The
+#: memory monitor (pausing / restarting a worker near its memory limit) still looks twice a second.
+DASK_CONFIG = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False,
+               "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s",
+               "distributed.worker.memory.monitor-interval": "500ms"}
 
 
 @contextlib.contextmanager

@@ -532,7 +532,7 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
 
 
 @pytest.mark.slow
-def test_dask_client_keeps_no_message_log_and_no_profiler():
+def test_dask_client_keeps_no_message_log_no_profiler_and_quiet_timers():
     """distributed keeps the last 1,000 messages of every batched stream, payloads included: a
     client submitting 24,000-atom frames grew by ~1 MB per frame.  Our clients run with that log
     off, in the client process (and its LocalCluster scheduler) and in the workers."""
@@ -548,6 +548,14 @@ def test_dask_client_keeps_no_message_log_and_no_profiler():
         assert list(client.run(lambda: __import__("dask").config.get(key)).values()) == [0]
         # and the workers sample no stacks for a dashboard nobody sees (~2.5 % of a worker's CPU)
         assert list(client.run(lambda: __import__("dask").config.get(profiler)).values()) == [False]
+        # nor wake their event loops every 20 ms (tick), 0.5 s (system monitor) and 0.1 s (memory
+        # monitor): each wake-up pre-empts a task when every core computes
+        for timer, most_often in (("distributed.admin.tick.interval", 1.0),
+                                  ("distributed.admin.system-monitor.interval", 5.0),
+                                  ("distributed.worker.memory.monitor-interval", 0.5)):
+            seen = client.run(lambda t=timer: __import__("dask").config.get(t))
+            for value in [dask.config.get(timer), *seen.values()]:
+                assert dask.utils.parse_timedelta(value) >= most_often, (timer, value)
     assert dask.config.get(key) == default  # restored for the rest of the process
 
 
