@@ -359,34 +359,6 @@ def test_a_shoulder_without_saddle_is_given_up_at_the_first_positive_curvature()
     assert runs[0].saddle_iters == runs[1].saddle_iters - 1 == runs[5].saddle_iters - 5
 
 
-def test_restart_lost_pushes_on_past_a_shoulder_to_the_saddle_behind_it():
-    """The shoulder above, then a Gaussian dip: E = x^2/2 - x^3/3 + 0.075 x^4 - 1.2 exp(-(x-3)^2 / 0.245).
-    Curvature negative on the shoulder (0.76-1.49, no stationary point), positive on 1.49-1.82,
-    negative again around the saddle at x = 2.189 (E = 0.5396 eV) before the minimum at 2.814.  A
-    search that lost the curvature on the shoulder fails (lammps-ARTn); with restart_lost it pushes
-    on along x - x0 and finds that saddle, linked to the start and to the new minimum."""
-    def fn(p):
-        x = p[0, 0]
-        g = 1.2 * np.exp(-(x - 3.0) ** 2 / 0.245)
-        return (x * x / 2 - x ** 3 / 3 + 0.075 * x ** 4 - g,
-                np.array([[-(x - x * x + 0.3 * x ** 3 + g * (x - 3.0) / 0.1225)]]))
-
-    s = ArtnSettings(cluster_radius=0.0, init_step_size=0.1, increment_size=0.1, eigen_th_well=-0.05,
-                     check_second_eigen=False, force_th_saddle=1e-4, force_th_perp_sad=1e-5)
-    seed = next(k for k in range(100) if np.random.default_rng(k).uniform(-0.5, 0.5) > 0)   # kick towards +x
-    x0 = np.zeros((1, 1))
-    lost = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed), pbc=[False], settings=s)
-    assert lost.reason.startswith("lost the negative curvature") and lost.restarts == 0
-    assert ArtnSettings().restart_lost == 0                       # lammps-ARTn's behaviour by default
-    found = artn_search(ForceModel(fn), x0, 0, rng=np.random.default_rng(seed), pbc=[False],
-                        settings=s.replace(restart_lost=1), keep_positions=True)
-    assert found.accepted and found.restarts == 1
-    assert found.x_saddle[0, 0] == pytest.approx(2.189, abs=2e-3)
-    assert found.barrier == pytest.approx(0.5396, abs=1e-3)
-    assert found.e_final == pytest.approx(fn(np.array([[2.814]]))[0], abs=1e-3)
-    assert found.eigenvalue < 0
-
-
 # ----------------------------------------------------------------------------- run_labelling
 def _ids_next_to_vacancy(atoms, k):
     return [int(i) + 1 for i in _neighbours_of_origin(atoms)[:k]]

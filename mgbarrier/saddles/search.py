@@ -24,10 +24,7 @@ the stages of lammps-ARTn (``min_artn.cpp``) with its parameter names
    to E_initial, so such a point has left that basin (on the glass no accepted search ever did).
    With ``fire_keep_state`` (ours, default) FIRE's velocity and time step carry over from
    one iteration's perpendicular relaxation to the next (projected perpendicular to the
-   new eigenvector) instead of restarting from rest with its smallest time step.  With
-   ``restart_lost`` > 0 (ours; default 0, lammps-ARTn's failure) a search that lost the
-   curvature pushes on from where it is, along ``x - x0`` as out of the well (a Lanczos after
-   every push), until the curvature is below ``eigen_th_well`` again, then converges from there.
+   new eigenvector) instead of restarting from rest with its smallest time step.
 4. **Confirmation.**  Barrier ``E_saddle - E_initial > 0``; saddle at least
    ``disp_sad2min_thr`` from the minimum; the most displaced atom within
    ``2 cluster_radius`` of the centre; exactly one negative curvature (the second lowest,
@@ -112,7 +109,6 @@ class SaddleResult:
     dr_well: float = float("nan")   # |x - x_initial| there (Å)
     e_min_climb: float = float("nan")  # lowest E - E_initial while converging to the saddle (eV)
     basin_steps: int = 0
-    restarts: int = 0               # pushes out again after the curvature was lost (restart_lost)
     saddle_iters: int = 0
     force_calls: int = 0
     calls_well: int = 0             # force calls leaving the harmonic well
@@ -234,22 +230,8 @@ def _leave_well(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, 
     x = x0 + _clip(s.init_step_size * h, dmax)
 
     # ---- 2. leave the harmonic well
-    x, e, f, egvec, lam, left, pushes = _push_out(s, x, h, None, s.min_num_ksteps, ef, lanc, dmax, model, say,
-                                                  calls0, x0, e0, "basin")
-    res.basin_steps = pushes
-    res.calls_well = model.n_force_calls - calls0
-    res.e_well, res.dr_well = float(e - e0), float(np.linalg.norm(x - x0))
-    if not left:
-        raise _Stop(FAIL_WELL)
-    return x, e, f, egvec, lam, h
-
-
-def _push_out(s, x, h, egvec, first_lanczos, ef, lanc, dmax, model, say, calls0, x0, e0, tag):
-    """Push along the unit vector ``h`` (steps ``basin_factor * increment_size``), relaxing the
-    perpendicular forces a few steepest-descent steps after each push; from push
-    ``first_lanczos`` on, compute the lowest curvature (Lanczos warm-started from ``egvec``) and
-    stop once it is below ``eigen_th_well``.  Returns (x, e, f, egvec, lam, left, pushes)."""
-    lam, left, it = 0.0, False, -1
+    egvec, lam = None, 0.0
+    left = False
     for it in range(s.max_iter_basin):
         e, f = ef(x)
         step, nfail, m = 0.4 * s.increment_size, 0, 0
@@ -267,20 +249,25 @@ def _push_out(s, x, h, egvec, first_lanczos, ef, lanc, dmax, model, say, calls0,
             else:
                 step *= 0.5
                 nfail += 1
-        if it >= first_lanczos:
+        res.basin_steps = it + 1
+        if it >= s.min_num_ksteps:
             # the well's only question is whether the lowest curvature is below eigen_th_well:
             # converged to eigen_th_lancz of the larger of it and that threshold, and stopped
             # as soon as the Ritz value (an upper bound) is below the threshold
             lr = lanc(x, f, egvec, s.num_lancz_vec_h, atol=s.eigen_th_lancz * abs(s.eigen_th_well),
                       stop_below=s.eigen_th_well)
             lam, egvec = lr.eigenvalue, lr.eigenvector
-            say(f"{tag} {it}: E-E0 {e - e0:.4f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f} "
+            say(f"basin {it}: E-E0 {e - e0:.4f} lambda {lam:.4f} |dx| {np.linalg.norm(x - x0):.3f} "
                 f"calls {model.n_force_calls - calls0}")
             if lam < s.eigen_th_well:
                 left = True
                 break
         x = x + _clip(s.basin_factor * s.increment_size * h, dmax)
-    return x, e, f, egvec, lam, left, it + 1
+    res.calls_well = model.n_force_calls - calls0
+    res.e_well, res.dr_well = float(e - e0), float(np.linalg.norm(x - x0))
+    if not left:
+        raise _Stop(FAIL_WELL)
+    return x, e, f, egvec, lam, h
 
 
 def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep, say, calls0, start=None):
@@ -310,18 +297,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
             lam, egvec = lr.eigenvalue, (v if np.vdot(v, egvec) >= 0 else -v)
         n_pos = n_pos + 1 if lam > s.eigen_th_fail else 0
         if n_pos > s.max_positive_eigen:
-            if res.restarts >= s.restart_lost:
-                raise _Stop(FAIL_EIGEN)
-            # (ours) curvature lost: push on from here along x - x0 until it is below eigen_th_well again
-            res.restarts += 1
-            away = proj(x - x0)
-            x, e, f, egvec, lam, left, _ = _push_out(s, x, away / np.linalg.norm(away), egvec, 0, ef, lanc, dmax,
-                                                     model, say, calls0, x0, e0, f"restart {res.restarts}")
-            if not left:
-                raise _Stop(FAIL_EIGEN)
-            if np.vdot(egvec, x - x0) < 0:
-                egvec = -egvec
-            n_pos, fstate = 0, None
+            raise _Stop(FAIL_EIGEN)
         ftot = np.linalg.norm(f)
         res.e_min_climb = float(min(res.e_min_climb, e - e0)) if it else float(e - e0)
         if s.stop_below_initial and e < e0:

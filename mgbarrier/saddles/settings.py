@@ -52,10 +52,6 @@ class ArtnSettings:
     # the first).  1 forgives one estimate: forward-difference Lanczos is noisy near zero curvature,
     # and 1 of 8 accepted Cu64Zr36 glass searches had one positive estimate (none had two)
     max_positive_eigen: int = 1
-    # (ours) when the curvature is lost while converging, push on along x - x0 (as out of the well,
-    # with a Lanczos after every push) until it is below eigen_th_well again, at most this many
-    # times; 0: fail (lammps-ARTn)
-    restart_lost: int = 0
     # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
     lanczos_central: bool = False
     # (ours) force tolerance (eV/Å, max per atom) of the push-back / push-over minimisations
@@ -122,8 +118,6 @@ class ArtnSettings:
         for k in positive:
             if not getattr(self, k) > 0:
                 raise MgBarrierError(f"{source}: {k} must be > 0 (got {getattr(self, k)})")
-        if self.restart_lost < 0:
-            raise MgBarrierError(f"{source}: restart_lost must be >= 0 (got {self.restart_lost})")
         if self.max_positive_eigen < 0:
             raise MgBarrierError(f"{source}: max_positive_eigen must be >= 0 (got {self.max_positive_eigen})")
         for k in ["min_num_ksteps", "max_perp_move_h", "max_iter_basin", "max_activat_iter", "max_perp_moves_c",
