@@ -47,8 +47,7 @@ def lanczos(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray] = None, *
             rng: Optional[np.random.Generator] = None, max_vectors: int = 15, delta: float = 1e-3,
             tol: float = 0.01, central: bool = True, min_vectors: int = 3,
             project: Optional[Callable[[np.ndarray], np.ndarray]] = None, atol: float = 0.0,
-            stop_below: Optional[float] = None, extend_above: Optional[float] = None,
-            extend_to: int = 0) -> LanczosResult:
+            stop_below: Optional[float] = None) -> LanczosResult:
     """Lowest eigenpair of the Hessian at ``x`` (forces ``f0`` there, needed for forward differences).
 
     ``v0``: start vector (e.g. the previous eigenvector: a warm start converges in a few
@@ -57,10 +56,6 @@ def lanczos(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray] = None, *
     ``min_vectors``, or at ``max_vectors``.  ``stop_below``: also stop as soon as the lowest Ritz
     value is below it (Ritz values only decrease as vectors are added and bound the lowest
     eigenvalue from above, so that eigenvalue is below it too; ``converged`` stays False).
-    ``extend_above``, ``extend_to``: a run that reaches ``max_vectors`` unconverged with its
-    Ritz value above ``extend_above`` goes on, up to ``extend_to`` vectors or until the Ritz
-    value is at or below ``extend_above`` (an upper bound above a threshold says nothing yet about
-    the eigenvalue; more vectors can only lower it).
     Full reorthogonalisation (cheap next to a force call).
     """
     x = np.asarray(x, dtype=float)
@@ -86,9 +81,7 @@ def lanczos(force_fn: ForceFn, x: np.ndarray, f0: Optional[np.ndarray] = None, *
     prev = None
     theta, y = None, None
     converged = False
-    for k in range(max(max_vectors, extend_to)):
-        if k >= max_vectors and (extend_above is None or theta <= extend_above):
-            break
+    for k in range(max_vectors):
         Q.append(q)
         hv, c = hessian_vector(force_fn, x, f0, q, delta, central)
         calls += c

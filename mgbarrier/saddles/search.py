@@ -292,7 +292,7 @@ def _search(res, s, x0, e0, c, ef, lanc, rng, proj, dmax, cell, pbc, model, keep
     for it in range(s.max_activat_iter):
         res.saddle_iters = it + 1
         if it > 0:
-            lr = lanc(x, f, egvec, s.num_lancz_vec_c, extend_above=s.eigen_th_fail, extend_to=s.num_lancz_vec_pos)
+            lr = lanc(x, f, egvec, s.num_lancz_vec_c)
             v = lr.eigenvector
             lam, egvec = lr.eigenvalue, (v if np.vdot(v, egvec) >= 0 else -v)
         n_pos = n_pos + 1 if lam > s.eigen_th_fail else 0

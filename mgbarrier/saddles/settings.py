@@ -52,10 +52,6 @@ class ArtnSettings:
     # the first).  1 forgives one estimate: forward-difference Lanczos is noisy near zero curvature,
     # and 1 of 8 accepted Cu64Zr36 glass searches had one positive estimate (none had two)
     max_positive_eigen: int = 1
-    # (ours) a Lanczos converging to the saddle that ends unconverged at num_lancz_vec_c vectors with
-    # its estimate above eigen_th_fail goes on up to this many vectors before the estimate counts
-    # as positive (an upper bound above the threshold is no evidence yet); <= num_lancz_vec_c: off
-    num_lancz_vec_pos: int = 0
     # (ours) central differences in Lanczos (2 force calls per vector; lammps-ARTn: forward)
     lanczos_central: bool = False
     # (ours) force tolerance (eV/Å, max per atom) of the push-back / push-over minimisations
