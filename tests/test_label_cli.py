@@ -74,6 +74,23 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, extra, messa
     assert not run.exists()
 
 
+@pytest.mark.parametrize("atoms, message", [("999", "999"), ("random:0", "random:0"), ("@missing.txt", "missing.txt")])
+def test_bad_atom_ids_are_refused_before_minimising(tmp_path, capsys, monkeypatch, atoms, message):
+    """--minimize of a large glass takes minutes: the atom selection is checked first."""
+    import mgbarrier.md
+
+    def no_quench(*a, **k):
+        raise AssertionError("minimised before the atom ids were checked")
+
+    monkeypatch.setattr(mgbarrier.md, "quench", no_quench)
+    f, _ = _vacancy_file(tmp_path)
+    run = tmp_path / "run"
+    rc = main(["label", str(f), *POTENTIAL, "--minimize", "--atoms", atoms, "-o", str(run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and message in err[0], err
+    assert not run.exists()
+
+
 def test_structure_far_from_a_minimum_is_refused_without_minimize(tmp_path, capsys):
     f, near = _vacancy_file(tmp_path)  # unrelaxed vacancy: forces on its neighbours
     rc = main(["label", str(f), *POTENTIAL, "--atoms", str(near[0]), "-o", str(tmp_path / "run"), "-q"])

@@ -51,7 +51,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..saddles.run import format_run_summary, run_labelling
+    from ..saddles.run import format_run_summary, run_labelling, select_atoms
     from ..saddles.settings import ArtnSettings
 
     if args.workers is not None and args.scheduler is not None:
@@ -69,6 +69,7 @@ def run(args) -> int:
     if args.local_radius is not None:
         settings = (settings or ArtnSettings()).replace(local_force_radius=args.local_radius,
                                                         local_force_refine=not args.local_no_refine)
+    select_atoms(args.atoms, atoms, args.seed)  # bad ids: one error before a minimisation of minutes
     if args.minimize:
         from ..md import quench
 
