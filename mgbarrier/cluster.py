@@ -48,7 +48,7 @@ def _import_distributed():
 #: nannies, workers) wakes its event loop for a "tick" every 20 ms, a system monitor (psutil)
 #: every 500 ms and, in nannies and workers, a memory monitor every 100 ms; on a machine whose
 #: cores all compute, each wake-up pre-empts a task.  Slower: a labelling task's wall time over its
-#: thread's CPU time fell from 5.6 % to 1.4 % (2 workers on 2 cores; benchmarks/dask_task_overhead.py).  The
+#: thread's CPU time fell from 5.6-7.5 % to 1.3-1.6 % (2 workers on 2 cores; benchmarks/label_pairing.py --dask).  The
 #: memory monitor (pausing / restarting a worker near its memory limit) still looks twice a second.
 DASK_CONFIG = {"distributed.admin.low-level-log-length": 0, "distributed.worker.profile.enabled": False,
                "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s",
