@@ -47,7 +47,8 @@ THRESHOLD = 1 << 30
 HOLD_MEMORY_ENV = "MGBARRIER_HOLD_MEMORY"
 
 _done = False
-_held = 0  # depth of nested hold_freed_memory()
+_held = 0  # depth of nested holds (hold_freed_memory blocks, and one for the process)
+_held_for_process = False  # hold_memory_for_process() is in effect
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,9 +91,8 @@ def _malloc_trim() -> None:
         trim(0)
 
 
-def hold_memory_for_process() -> bool:
-    """Keep all freed memory for the rest of the process (a worker that only predicts frames,
-    e.g. of a Dask LocalCluster of ours).  Returns True when in effect."""
+def _enter_hold() -> bool:
+    """One level of hold deeper (the settings change at the first); True when in effect."""
     global _held
     mallopt = _mallopt() if retain_freed_memory() else None
     if mallopt is None:
@@ -104,6 +104,16 @@ def hold_memory_for_process() -> bool:
     return True
 
 
+def hold_memory_for_process() -> bool:
+    """Keep all freed memory for the rest of the process (a worker that only predicts frames,
+    e.g. of a Dask LocalCluster of ours).  Returns True when in effect.  Calling it again (a
+    worker loading its next model) changes nothing."""
+    global _held_for_process
+    if not _held_for_process:
+        _held_for_process = _enter_hold()
+    return _held_for_process
+
+
 @contextlib.contextmanager
 def hold_freed_memory(release: bool = True) -> Iterator[bool]:
     """Within the block, freed memory stays with the process for the next prediction to reuse:
@@ -113,7 +123,7 @@ def hold_freed_memory(release: bool = True) -> Iterator[bool]:
     keeps what the retain settings keep, so that a next large prediction need not fault it all
     in again).  Yields whether it is in effect (glibc, not opted out)."""
     global _held
-    held = hold_memory_for_process()
+    held = _enter_hold()
     try:
         yield held
     finally:

@@ -103,10 +103,13 @@ def test_mgbarrier_predict_holds_freed_memory_across_the_frames_and_releases_it(
 
 def test_a_prediction_worker_of_our_own_cluster_holds_freed_memory_for_its_life():
     """Our LocalCluster starts its workers with MGBARRIER_HOLD_MEMORY=1 (mgbarrier.cluster); a
-    worker that loads a model then keeps freed memory for the next frame; elsewhere it does not."""
+    worker that loads a model then keeps freed memory for the next frame (one hold, however many
+    models it loads in turn); elsewhere it does not."""
     code = ("from mgbarrier import allocator, parallel\n"
             "from mgbarrier.models.registry import resolve_model_path\n"
-            "parallel._worker_model(parallel.model_key(resolve_model_path('cu64zr36-symgnn'), 'cpu', None, None))\n"
+            "path = resolve_model_path('cu64zr36-symgnn')\n"
+            "parallel._worker_model(parallel.model_key(path, 'cpu', None, None))\n"
+            "parallel._worker_model(parallel.model_key(path, 'cpu', None, 2.0))\n"  # the next job's model
             "print(allocator._held)\n")
     for flag, depth in (("1", "1"), ("", "0")):
         env = {"PATH": "/usr/bin:/bin", "MGBARRIER_SYSTEM_MALLOC": "0", "MGBARRIER_HOLD_MEMORY": flag}
