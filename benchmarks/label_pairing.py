@@ -7,6 +7,8 @@ label``'s seed for ``--seed``, on ``--glass`` with the wheel's ``CuZr_mm.eam.fs`
 * default: in one plain Python process, then in two plain processes at the same time (no Dask),
   alternating for ``--rounds``; prints milliseconds per force call.  The difference is what the
   machine's two cores cost each other (shared caches, or host-level sharing of the vCPUs).
+  ``--control`` runs a pure-Python arithmetic loop (no memory beyond the first-level cache)
+  instead of the searches, the same way: what the two vCPUs cost each other without LAMMPS.
 * ``--dask``: the searches (each atom twice) as tasks on a 2-worker LocalCluster started by
   ``mgbarrier.cluster.dask_client``; prints the tasks' wall time against their threads' CPU time
   (``time.thread_time``).  The difference is the time a task waited while other threads and
@@ -17,6 +19,7 @@ label``'s seed for ``--seed``, on ``--glass`` with the wheel's ``CuZr_mm.eam.fs`
 
     OMP_NUM_THREADS=1 python benchmarks/label_pairing.py --glass runs/label_dask/glass/glass.data --atoms 1-20
     OMP_NUM_THREADS=1 python benchmarks/label_pairing.py --glass GLASS.data --atoms 44,90,111,147 --dask [--dask-timers]
+    python benchmarks/label_pairing.py --control --rounds 3
 """
 from __future__ import annotations
 
@@ -65,14 +68,29 @@ def one_search(glass: str, atom_id: int, seed: int) -> tuple:
     return time.perf_counter() - t0, time.thread_time() - c0, res.force_calls, len(atoms)
 
 
+#: iterations of the --control loop per unit ("call"), and units per process
+CONTROL_BLOCK, CONTROL_BLOCKS = 1_000_000, 100
+
+
+def control_loop() -> tuple:
+    """(wall s, thread CPU s, units, 0) of ``CONTROL_BLOCKS`` blocks of a pure-Python loop of
+    integer arithmetic (an LCG): CPU-bound, its data in registers and the first-level cache."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    x = 1
+    for _ in range(CONTROL_BLOCK * CONTROL_BLOCKS):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+    return time.perf_counter() - t0, time.thread_time() - c0, CONTROL_BLOCKS, 0
+
+
 def _totals(results) -> dict:
     return {"searches": len(results), "wall_s": sum(r[0] for r in results), "cpu_s": sum(r[1] for r in results),
             "calls": sum(r[2] for r in results), "atoms": results[0][3] if results else 0}
 
 
 def plain(args, ids) -> None:
-    cmd = [sys.executable, os.path.abspath(__file__), "--glass", args.glass, "--atoms", args.atoms,
-           "--seed", str(args.seed), "--child"]
+    cmd = [sys.executable, os.path.abspath(__file__), "--atoms", args.atoms, "--seed", str(args.seed), "--child"]
+    cmd += ["--control"] if args.control else ["--glass", args.glass]
+    unit = "million loop iterations" if args.control else "force call"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def launch(k):
@@ -88,10 +106,11 @@ def plain(args, ids) -> None:
             wall = sum(x["wall_s"] for x in res)
             cpu = sum(x["cpu_s"] for x in res)
             per_call[k].append(1e3 * wall / calls)
-            print(f"round {r}: {k} process(es) at once, {res[0]['atoms']} atoms, {res[0]['searches']} searches each: "
-                  f"{1e3 * wall / calls:.2f} ms / force call (wall), {1e3 * cpu / calls:.2f} ms (CPU)", flush=True)
+            what = "the control loop" if args.control else f"{res[0]['atoms']} atoms, {res[0]['searches']} searches each"
+            print(f"round {r}: {k} process(es) at once, {what}: "
+                  f"{1e3 * wall / calls:.2f} ms / {unit} (wall), {1e3 * cpu / calls:.2f} ms (CPU)", flush=True)
     one, two = (sum(v) / len(v) for v in (per_call[1], per_call[2]))
-    print(f"mean ms / call: one process {one:.2f}, two at once {two:.2f} ({two / one:.2f}x)")
+    print(f"mean ms / {unit}: one process {one:.2f}, two at once {two:.2f} ({two / one:.2f}x)")
 
 
 def on_dask(args, ids) -> None:
@@ -121,15 +140,22 @@ def on_dask(args, ids) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--glass", required=True, help="LAMMPS data file of a Cu-Zr glass")
+    p.add_argument("--glass", help="LAMMPS data file of a Cu-Zr glass (not with --control)")
     p.add_argument("--atoms", default="1-20", help="atom ids: ID,ID,... or FIRST-LAST")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of (one process, two at once)")
     p.add_argument("--dask", action="store_true", help="the searches as tasks on a 2-worker LocalCluster")
     p.add_argument("--dask-timers", action="store_true", help="with --dask: Dask's default timers instead of ours")
+    p.add_argument("--control", action="store_true",
+                   help="a pure-Python arithmetic loop instead of the searches (plain processes only)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.control == bool(args.glass) or (args.control and args.dask):
+        p.error("give --glass (searches, plain or --dask) or --control (plain processes), not both")
     ids = _ids(args.atoms)
+    if args.child and args.control:
+        print(json.dumps(_totals([control_loop()])))
+        return 0
     if args.child:
         print(json.dumps(_totals([one_search(args.glass, a, args.seed) for a in ids])))
         return 0
