@@ -181,6 +181,18 @@ def test_max_memory_sets_the_chunk_size_and_too_small_is_one_error(tiny, big_gla
         tiny.max_memory = None
 
 
+def test_max_memory_set_on_the_default_ensemble_reaches_its_members():
+    """``model.max_memory = 8`` (the README's Python way) on the default ensemble: its members
+    are what runs in domains, so their budget and chunk sizes follow; None restores the default."""
+    ens = load_model("cu64zr36-ensemble")
+    before = [chunk_atoms(m) for m in ens.members]
+    ens.max_memory = 8
+    assert [m.max_memory for m in ens.members] == [8] * len(ens.members)
+    assert all(chunk_atoms(m) > 2 * b for m, b in zip(ens.members, before))  # (8 - 0.7) / (4 - 0.7) GB
+    ens.max_memory = None
+    assert [chunk_atoms(m) for m in ens.members] == before
+
+
 def _dump_text(frames) -> str:
     out = []
     for k, atoms in enumerate(frames):

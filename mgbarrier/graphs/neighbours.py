@@ -1,4 +1,4 @@
-"""Periodic neighbour lists (matscipy): the one place pairs of atoms are found.
+"""Periodic neighbour lists (vesin, else matscipy): the one place pairs of atoms are found.
 
 Pairs are directed (i, j) with |d_ij| < cutoff, d_ij = r_j - r_i (+ periodic image
 shift), in Å.  Works for orthorhombic and triclinic cells, cells smaller than twice the

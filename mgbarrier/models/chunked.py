@@ -93,14 +93,13 @@ def max_memory_gb(model) -> float:
 
 
 def set_max_memory(model, gb: Optional[float]) -> None:
-    """Set the memory budget (GB; None: the default) of a model and of its members."""
+    """Set the memory budget (GB; None: the default) of a model, checked first; a loaded model
+    (:class:`~mgbarrier.models.protocol.PredictorBase`) passes it on to its members."""
     if gb is not None:
         gb = float(gb)
         if not (math.isfinite(gb) and gb > 0):
             raise MgBarrierError(f"max memory must be a positive number of GB, got {gb!r}")
     model.max_memory = gb
-    for m in getattr(model, "members", ()):
-        set_max_memory(m, gb)
 
 
 def _soap_reach(species, soap: dict) -> float:

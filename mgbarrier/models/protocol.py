@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Dict, List, Protocol, Tuple, runtime_checkable
+from typing import Dict, List, Optional, Protocol, Tuple, runtime_checkable
 
 import numpy as np
 import torch
@@ -74,6 +74,20 @@ class PredictorBase:
     whole-structure read-out: floors, warnings, an ensemble's combination).  ``predict`` and
     ``predict_arrays`` are the two steps in a row; :mod:`mgbarrier.parallel` runs the first on
     spatial domains on Dask workers and the second once, for the whole structure."""
+
+    @property
+    def max_memory(self) -> Optional[float]:
+        """GB one ``predict`` may use, or None (``$MGBARRIER_MAX_MEMORY``, else 4 GB); a larger
+        structure runs in spatial domains (:mod:`mgbarrier.models.chunked`, which checks the
+        value).  Setting it on a model with members (an ensemble) sets theirs: they are what
+        runs in domains."""
+        return self.__dict__.get("_max_memory")
+
+    @max_memory.setter
+    def max_memory(self, gb: Optional[float]) -> None:
+        self.__dict__["_max_memory"] = gb
+        for member in getattr(self, "members", ()):
+            member.max_memory = gb
 
     def predict_parts(self, atoms: Atoms) -> np.ndarray:
         """Per-atom quantities before the read-out, float64 (..., N): column i depends only on
