@@ -13,6 +13,7 @@ with one line.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from typing import TYPE_CHECKING, Iterator, Optional
@@ -91,8 +92,8 @@ def _dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None,
         if not scheduler:
             raise MgBarrierError("empty scheduler address")
         kw = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {"address": scheduler}
-        if "scheduler_file" in kw and not os.path.isfile(scheduler):
-            raise MgBarrierError(f"{scheduler}: no such scheduler file")
+        if "scheduler_file" in kw:
+            _check_scheduler_file(scheduler)
         try:
             with _quiet_logs(quiet):
                 client = distributed.Client(timeout=f"{timeout}s", **kw)
@@ -126,6 +127,21 @@ def _dask_client(workers: Optional[int] = None, scheduler: Optional[str] = None,
         with _quiet_logs(quiet):
             client.close()
             cluster.close()
+
+
+def _check_scheduler_file(path: str) -> None:
+    """A scheduler file (``dask scheduler --scheduler-file``) is JSON with an ``address``
+    string; anything else is one error line here, not an assertion deep inside Dask."""
+    if not os.path.isfile(path):
+        raise MgBarrierError(f"{path}: no such scheduler file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            info = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MgBarrierError(f"{path}: not a Dask scheduler file ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'unreadable'})") from None
+    if not (isinstance(info, dict) and isinstance(info.get("address"), str) and info["address"].strip()):
+        raise MgBarrierError(f"{path}: not a Dask scheduler file (no 'address' in it)")
 
 
 @contextlib.contextmanager

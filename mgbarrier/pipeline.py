@@ -50,7 +50,7 @@ from .errors import MgBarrierError, MgBarrierWarning, as_warning
 from .io.files import check_output_path, check_readable
 from .io.formats import OUTPUT_FORMATS, guess_format, output_format_for  # noqa: F401  (re-exported)
 from .io.structures import iread_structures
-from .io.writers import open_writer
+from .io.writers import check_array_name, open_writer
 from .md import Potential, thermal_warning
 from .md import quench as quench_atoms
 from .models.chunked import set_max_memory
@@ -231,9 +231,11 @@ def _has_array(atoms, name: str) -> bool:
 def _output_name(inp: Path, atoms, requested: Optional[str], quiet: bool) -> str:
     """Name of the predicted array for this input (see :func:`predict_file`)."""
     if requested is not None:
-        if requested == BARRIER and _has_array(atoms, BARRIER):
-            raise MgBarrierError(f"{inp}: already has per-atom '{BARRIER}' values (labels?), which are never "
-                                 f"replaced; choose another --output-name (e.g. {PRED_NAME})")
+        check_array_name(requested)
+        if _has_array(atoms, requested):
+            what, other = (" (labels?)", PRED_NAME) if requested == BARRIER else ("", requested + "_2")
+            raise MgBarrierError(f"{inp}: already has per-atom '{requested}' values{what}, which are never "
+                                 f"replaced; choose another --output-name (e.g. {other})")
         return requested
     if not _has_array(atoms, BARRIER):
         return BARRIER

@@ -408,3 +408,81 @@ def test_artn_implausible_barrier_is_dropped_and_counted(tmp_path):
     b = atoms.arrays["barrier"]
     assert np.nanmax(b) <= MAX_BARRIER and np.isnan(b[0]) and b[1] == pytest.approx(0.5)
     assert summary["events_rejected"] == {REJECT_IMPLAUSIBLE: 1}
+
+
+# ----------------------------------------------------------------------------- audited cases (session 14)
+def _symgnn_pickle(path: Path, change: str) -> None:
+    import pickle
+
+    g = make_glass()
+    d = {"positions": g.positions - g.cell.lengths() / 2, "box": g.cell.lengths().copy(),
+         "types": np.where(g.numbers == 29, 1, 2), "trajectory_start_velocities": np.full(len(g), 1.5)}
+    if change == "nan":
+        d["positions"][1, 0] = np.nan
+    else:
+        d["box"][:] = 0.0
+    path.write_bytes(pickle.dumps(d))
+
+
+AUDITED = {
+    # a run folder that is a file, or under one
+    "run-dir-is-a-file": (["train", "--train", "lab.extxyz", "--epochs", "1", "-o", "m.pt", "--run-dir", "g.extxyz"],
+                          "is a file, not a run folder"),
+    "run-dir-under-a-file": (["train", "--train", "lab.extxyz", "--epochs", "1", "-o", "m.pt", "--run-dir",
+                              "g.extxyz/sub"], "cannot make the run folder"),
+    # labels that are all the same: refused before any run folder is made, naming the file
+    "constant-labels": (["train", "--train", "lab.extxyz", "--epochs", "1", "-o", "m.pt"], "zero variance"),
+    # names for the predicted array that no format can hold, or that it keeps for itself
+    "output-name-empty": (["predict", "g.extxyz", "--model", "{tiny}", "-q", "--output-name", "", "-o", "out.extxyz"],
+                          "is not a name"),
+    "output-name-space": (["predict", "g.extxyz", "--model", "{tiny}", "-q", "--output-name", "a b", "-o",
+                           "out.extxyz"], "is not a name"),
+    "output-name-pos": (["predict", "g.extxyz", "--model", "{tiny}", "-q", "--output-name", "pos", "-o",
+                         "out.extxyz"], "keep for themselves"),
+    "output-name-taken": (["predict", "lab.extxyz", "--model", "{tiny}", "-q", "--output-name", "mine", "-o",
+                           "out.extxyz"], "already has per-atom 'mine' values, which are never replaced"),
+    # a scheduler file that is not one
+    "scheduler-file-not-json": (["predict", "g.extxyz", "--model", "{tiny}", "-q", "--scheduler", "bad.json", "-o",
+                                 "out.extxyz"], "not a Dask scheduler file"),
+    "scheduler-file-no-address": (["predict", "g.extxyz", "--model", "{tiny}", "-q", "--scheduler", "list.json",
+                                   "-o", "out.extxyz"], "no 'address'"),
+    # published pickles that predict and train would refuse
+    "import-nan": (["import-symgnn", "nan.pickle", "-o", "out.extxyz"], "non-finite coordinates"),
+    "import-zero-box": (["import-symgnn", "zero.pickle", "-o", "out.extxyz"], "zero-volume"),
+}
+
+
+@pytest.mark.parametrize("case", list(AUDITED))
+def test_audited_bad_inputs_are_one_line_exit_2_nothing_written(case, tmp_path, tiny, capsys):
+    argv, words = AUDITED[case]
+    g = make_glass()
+    write(tmp_path / "g.extxyz", g)
+    lab = g.copy()
+    lab.arrays["barrier"] = np.full(len(g), 1.0 if case == "constant-labels" else 0.0)
+    if case != "constant-labels":
+        lab.arrays["barrier"] = np.linspace(0.5, 2.0, len(g))
+    lab.arrays["mine"] = np.zeros(len(g))  # an array of the user's, never replaced
+    write(tmp_path / "lab.extxyz", lab)
+    (tmp_path / "bad.json").write_text("{bad")
+    (tmp_path / "list.json").write_text("[]")
+    _symgnn_pickle(tmp_path / "nan.pickle", "nan")
+    _symgnn_pickle(tmp_path / "zero.pickle", "zero")
+    (tmp_path / "out.extxyz").write_text("old output\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    rc, cap = _run(argv, tmp_path, tiny, "", capsys)
+    assert rc == 2, cap.err
+    assert len(cap.err.strip().splitlines()) == 1, cap.err
+    assert words in one_line(cap.err)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before  # nothing made or changed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+
+
+def test_an_artn_settings_file_without_any_parameter_is_refused(tmp_path):
+    from mgbarrier.saddles import ArtnSettings
+
+    junk = tmp_path / "junk.artn"
+    junk.write_text("not a log.artn\nat all\n")
+    with pytest.raises(MgBarrierError, match="junk.artn: no ARTn parameter in it"):
+        ArtnSettings.from_artn_log(junk)
+    (tmp_path / "ok.artn").write_text("eigen_th_well  -0.3   # comment\n")
+    assert ArtnSettings.from_artn_log(tmp_path / "ok.artn").eigen_th_well == -0.3

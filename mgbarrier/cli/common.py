@@ -56,6 +56,17 @@ def species_spec(text: str) -> str:
     return text
 
 
+def array_name_spec(text: str) -> str:
+    """argparse type: the name of a new per-atom array (``--output-name``;
+    :func:`mgbarrier.io.writers.check_array_name`)."""
+    from ..io.writers import check_array_name
+
+    try:
+        return check_array_name(text)
+    except MgBarrierError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def device_spec(text: str) -> str:
     """argparse type: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``)."""
     if text == "cpu":

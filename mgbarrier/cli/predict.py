@@ -8,6 +8,7 @@ from ..models.registry import default_model_name
 from ..pipeline import predict_file
 from .common import (
     add_potential_options,
+    array_name_spec,
     device_spec,
     frames_spec,
     output_path,
@@ -34,7 +35,7 @@ def register(sub) -> None:
                    help="format of -o (default: from its name)")
     p.add_argument("--n-transforms", type=positive_int, default=None,
                    help="use the paper's sampled average over N transforms instead of the exact invariant one")
-    p.add_argument("--output-name", default=None,
+    p.add_argument("--output-name", type=array_name_spec, default=None,
                    help="name of the predicted per-atom array (default: barrier, or barrier_pred when the "
                         "input already has 'barrier' values, which are never replaced)")
     p.add_argument("--max-memory", type=positive_float, default=None, metavar="GB",

@@ -36,6 +36,7 @@ from ..training.run_state import (  # noqa: F401
     STATE_FILE,
     TrainingInterrupted,
     load_state,
+    make_run_dir,
     numpy_rng_state,
     restore_numpy_rng,
     run_dir_for,
@@ -180,8 +181,7 @@ def train_classifier(train_set: Sequence[Config], val_set: Sequence[Config], cfg
     if threads:
         torch.set_num_threads(int(threads))
     output = Path(output)
-    run_dir = run_dir_for(output, run_dir, log)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = make_run_dir(run_dir_for(output, run_dir, log))
     state_path = run_dir / STATE_FILE
     torch.manual_seed(settings.seed)
     net = DMPNN(cfg)

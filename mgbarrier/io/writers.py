@@ -15,6 +15,7 @@ The file appears only on :meth:`commit`; :meth:`abort` (or an exception inside a
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
@@ -30,6 +31,25 @@ from .lammps_dump import DumpWriter
 Arrays = Mapping[str, np.ndarray]
 #: per-atom arrays of the input that describe the structure itself (never copied as data)
 _STRUCTURE_ARRAYS = {"numbers", "positions"}
+
+
+#: per-atom names the output formats keep for their own columns (extxyz, ase, LAMMPS dumps)
+RESERVED_ARRAY_NAMES = frozenset({
+    "pos", "positions", "species", "numbers", "Z", "tags", "masses", "momenta", "forces", "initial_magmoms",
+    "initial_charges", "id", "type", "element", "mass", "x", "y", "z", "xs", "ys", "zs", "xu", "yu", "zu",
+    "ix", "iy", "iz", "vx", "vy", "vz", "fx", "fy", "fz", "mol", "q"})
+
+
+def check_array_name(name: str) -> str:
+    """``name`` if it can name a new per-atom array in every format (an extxyz property, a dump
+    column ``d_NAME``): letters, digits and ``_``, not starting with a digit, and none of
+    :data:`RESERVED_ARRAY_NAMES`; else one error."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise MgBarrierError(f"{name!r} is not a name for per-atom values: use letters, digits and _, "
+                             "not starting with a digit")
+    if name in RESERVED_ARRAY_NAMES:
+        raise MgBarrierError(f"{name!r} is a column the output formats keep for themselves")
+    return name
 
 
 def extxyz_frame(atoms: Atoms, arrays: Arrays) -> Atoms:

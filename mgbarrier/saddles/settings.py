@@ -148,4 +148,7 @@ class ArtnSettings:
                 d[line[0]] = line[1]
             if line[:1] == ["Minimizing"]:
                 break
+        if not d:  # an empty, truncated or unrelated file would silently mean "the defaults"
+            raise MgBarrierError(f"{path}: no ARTn parameter in it (expected lammps-ARTn lines 'NAME VALUE', "
+                                 "e.g. 'eigen_th_well -0.5')")
         return cls.from_dict(d, str(path))

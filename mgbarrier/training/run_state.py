@@ -44,6 +44,19 @@ def run_dir_for(output: Union[str, Path], run_dir: Union[str, Path, None] = None
     return new
 
 
+def make_run_dir(run_dir: Union[str, Path]) -> Path:
+    """Create the run directory (and its parents): a file in its place, or a folder that
+    cannot be made, is one error line."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise MgBarrierError(f"{run_dir}: is a file, not a run folder (give another --run-dir)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MgBarrierError(f"{run_dir}: cannot make the run folder: {exc.strerror or exc}") from None
+    return run_dir
+
+
 def save_state(path: Union[str, Path], payload: dict) -> None:
     """Write a training state (tensors, numbers, strings, lists, dicts) atomically."""
     atomic_write(path, lambda tmp: torch.save(payload, tmp))

@@ -36,6 +36,7 @@ from .run_state import (
     TrainingInterrupted,
     ema_update,
     load_state,
+    make_run_dir,
     numpy_rng_state,
     restore_numpy_rng,
     run_dir_for,
@@ -146,14 +147,14 @@ def train(train_set: Sequence[LabelledGraph], val_set: Sequence[LabelledGraph], 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     output = Path(output)
-    run_dir = run_dir_for(output, run_dir, log)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / STATE_FILE
-
     labels = torch.cat([lg.labels[torch.isfinite(lg.labels)] for lg in train_set]).double()
     mean, std = float(labels.mean()), float(labels.std())
     if not std > 0:
-        raise MgBarrierError("training labels have zero variance")
+        more = f" and {len(train_set) - 1} more" if len(train_set) > 1 else ""
+        raise MgBarrierError(f"{train_set[0].name}{more}: the training labels have zero variance "
+                             f"(all {mean:g} eV): nothing to learn")
+    run_dir = make_run_dir(run_dir_for(output, run_dir, log))
+    state_path = run_dir / STATE_FILE
 
     device = torch.device(settings.device)
     if device.type != "cpu":  # graphs and labels live on the device for the whole run
