@@ -226,6 +226,9 @@ def test_empty_and_header_only_files_have_no_events(tmp_path, small):
     assert len(summary["files_without_events"]) == 2 and summary["duplicate_files"] == []
     with pytest.raises(MgBarrierError, match="no usable ARTn events"):
         artn_labels(data, [str(tmp_path / "log.event.1"), str(tmp_path / "log.event.2")])
+    # one event file given: the line names it, not the structure
+    with pytest.raises(MgBarrierError, match=f"^{tmp_path / 'log.event.1'}: no usable ARTn events"):
+        artn_labels(data, [str(tmp_path / "log.event.1")])
 
 
 def test_duplicate_files_are_not_double_counted(tmp_path, small):

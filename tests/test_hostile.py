@@ -486,3 +486,12 @@ def test_an_artn_settings_file_without_any_parameter_is_refused(tmp_path):
         ArtnSettings.from_artn_log(junk)
     (tmp_path / "ok.artn").write_text("eigen_th_well  -0.3   # comment\n")
     assert ArtnSettings.from_artn_log(tmp_path / "ok.artn").eigen_th_well == -0.3
+
+
+def test_a_bad_max_memory_variable_is_named(tmp_path, tiny, capsys, monkeypatch):
+    write(tmp_path / "g.extxyz", make_glass())
+    monkeypatch.setenv("MGBARRIER_MAX_MEMORY", "abc")
+    rc, cap = _run(["predict", "g.extxyz", "--model", "{tiny}", "-q", "-o", "out.extxyz"], tmp_path, tiny, "", capsys)
+    assert rc == 2
+    assert "$MGBARRIER_MAX_MEMORY: max memory must be a number of GB, got 'abc'" in one_line(cap.err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.extxyz"]

@@ -342,8 +342,10 @@ def label_from_files(structure_path: PathLike, event_files: Sequence[PathLike],
     kept, rejected = select_events(all_events)
     if not kept:
         why = "; ".join(f"{r}: {n}" for r, n in sorted(rejected.items())) or "no event rows"
+        given = files + files_without_events
+        where = given[0] if len(given) == 1 else f"{structure_path}"
         raise MgBarrierError(
-            f"{structure_path}: no usable ARTn events in {len(files)} event file(s) "
+            f"{where}: no usable ARTn events in {len(files)} event file(s) "
             f"({len(files_without_events)} without events; rejected {why})"
         )
 

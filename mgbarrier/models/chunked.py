@@ -81,14 +81,16 @@ Result = Union[np.ndarray, Dict[str, np.ndarray]]
 def max_memory_gb(model) -> float:
     """The model's memory budget in GB (attribute ``max_memory``, else the default)."""
     value = getattr(model, "max_memory", None)
+    where = ""
     if value is None:
         value = os.environ.get("MGBARRIER_MAX_MEMORY", DEFAULT_MAX_MEMORY_GB)
+        where = "$MGBARRIER_MAX_MEMORY: " if "MGBARRIER_MAX_MEMORY" in os.environ else ""
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise MgBarrierError(f"max memory must be a number of GB, got {value!r}") from None
+        raise MgBarrierError(f"{where}max memory must be a number of GB, got {value!r}") from None
     if not (math.isfinite(value) and value > 0):
-        raise MgBarrierError(f"max memory must be a positive number of GB, got {value!r}")
+        raise MgBarrierError(f"{where}max memory must be a positive number of GB, got {value!r}")
     return value
 
 
