@@ -380,6 +380,8 @@ OPTIONS = [
     ["train", "--train", "g.extxyz", "-o", "m.pt", "--lr", "nan"],
     ["train", "--train", "g.extxyz", "-o", "m.pt", "--dropout", "1.5"],
     ["train", "--train", "g.extxyz", "-o", "m.pt", "--epochs", "0"],
+    ["train", "--train", "g.extxyz", "-o", "m.pt", "--species-list", "Cu,Qq"],
+    ["train", "--train", "g.extxyz", "-o", "m.pt", "--species-list", "Cu,Cu"],
     ["explain", "g.extxyz", "--atom", "0", "-o", "ex", "--epochs", "0"],
     ["explain", "g.extxyz", "--atom", "0", "-o", "ex", "--lr", "inf"],
     ["glass-metrics", "g.extxyz", "--k", "0"],

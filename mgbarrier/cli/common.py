@@ -7,7 +7,7 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 from ..errors import MgBarrierError, MgBarrierWarning
 from ..io.files import check_output_path
@@ -65,6 +65,19 @@ def array_name_spec(text: str) -> str:
         return check_array_name(text)
     except MgBarrierError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def element_list_spec(text: str) -> List[str]:
+    """argparse type: ``ELEMENT,ELEMENT,...`` (chemical symbols, each once) -> list."""
+    from ase.data import chemical_symbols
+
+    items = [t.strip() for t in text.split(",")]
+    for sym in items:
+        if sym not in chemical_symbols[1:]:
+            raise argparse.ArgumentTypeError(f"{sym!r} is not a chemical element")
+    if len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"an element is given twice in {text!r}")
+    return items
 
 
 def device_spec(text: str) -> str:

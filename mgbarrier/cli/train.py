@@ -12,7 +12,7 @@ from ..io.structures import iread_structures
 from ..nn.symgnn import SymGNNConfig
 from ..training.run_state import TrainingInterrupted
 from ..training.symgnn import TrainSettings, make_labelled_graph, train
-from .common import output_path, positive_float, positive_int, species_spec, unit_interval
+from .common import element_list_spec, output_path, positive_float, positive_int, species_spec, unit_interval
 
 
 def register(sub) -> None:
@@ -38,7 +38,8 @@ def register(sub) -> None:
     p.add_argument("--dropout", type=unit_interval, default=0.0, help="dropout probability")
     p.add_argument("--cutoff", type=positive_float, default=5.0, help="neighbour cutoff, Å")
     p.add_argument("--ema", type=unit_interval, default=0.995, help="decay of the weight average that is validated")
-    p.add_argument("--species-list", default=None, help="elements the model knows (default Cu,Zr)")
+    p.add_argument("--species-list", type=element_list_spec, default=None,
+                   help="elements the model knows (default Cu,Zr)")
     p.add_argument("--arch", default="symgnn", choices=["symgnn", "equivariant"],
                    help="network: the paper's SymGNN, or the angle-aware equivariant network (needs e3nn; "
                         "--k, --dropout and --node-features do not apply to it)")
@@ -58,7 +59,7 @@ def run(args) -> int:
     if out.suffix.lower() in (".xyz", ".extxyz", ".lammpstrj", ".dump", ".data", ".pickle", ".gz"):
         raise MgBarrierError(f"{out}: a model file is written here; give a .pt name")
     cfg = SymGNNConfig(cutoff=args.cutoff, k_train=args.k, hidden=args.hidden, dropout=args.dropout,
-                       species=args.species_list.split(",") if args.species_list else ["Cu", "Zr"],
+                       species=args.species_list or ["Cu", "Zr"],
                        node_features=args.node_features)
     if args.arch == "equivariant":
         from ..nn.equivariant import EquivariantConfig
