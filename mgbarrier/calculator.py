@@ -50,6 +50,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from .errors import MgBarrierError, MgBarrierWarning
 from .graphs.checks import validate_atoms
+from .io.artn import MAX_BARRIER
 from .md import Potential, thermal_warning
 from .md import quench as quench_atoms
 
@@ -153,11 +154,22 @@ class BarrierCalculator(Calculator):
         if len(self.models) < 2:
             raise MgBarrierError("calibrate: a committee needs two or more models")
         ratios = []
+        if isinstance(frames, Atoms):
+            frames = [frames]
         for k, atoms in enumerate(frames):
+            if not isinstance(atoms, Atoms):
+                raise MgBarrierError(f"calibrate: frame {k} is a {type(atoms).__name__}, not an ase.Atoms")
             where = atoms.info.get("source", f"frame {k}")
             if label not in atoms.arrays:
                 raise MgBarrierError(f"{where}: no per-atom {label!r} labels to calibrate on")
-            y = np.asarray(atoms.arrays[label], dtype=float)
+            try:
+                y = np.asarray(atoms.arrays[label], dtype=float)
+            except (TypeError, ValueError):
+                raise MgBarrierError(f"{where}: per-atom {label!r} labels are not numbers") from None
+            if y.shape != (len(atoms),):
+                raise MgBarrierError(f"{where}: per-atom {label!r} labels have shape {y.shape}, not ({len(atoms)},)")
+            if np.any(np.abs(y[np.isfinite(y)]) > MAX_BARRIER):
+                raise MgBarrierError(f"{where}: per-atom {label!r} labels beyond {MAX_BARRIER:g} eV are not barriers")
             validate_atoms(atoms, where)
             preds = self._committee(self._model_input(atoms))
             err2 = (preds.mean(axis=0) - y) ** 2
@@ -169,7 +181,7 @@ class BarrierCalculator(Calculator):
             raise MgBarrierError("calibrate: no labelled atoms with a non-zero committee spread")
         m = len(self.models)
         alpha2 = -1.0 / m + (m - 3) / (m - 1) * float(r.mean()) if m > 3 else float(r.mean())
-        if not alpha2 > 0:
+        if not (np.isfinite(alpha2) and alpha2 > 0):
             raise MgBarrierError(f"calibrate: the estimate of alpha^2 is {alpha2:.3g} (too few members or atoms)")
         self.calibration = float(np.sqrt(alpha2))
         self.results.clear()

@@ -497,3 +497,78 @@ def test_a_bad_max_memory_variable_is_named(tmp_path, tiny, capsys, monkeypatch)
     assert rc == 2
     assert "$MGBARRIER_MAX_MEMORY: max memory must be a number of GB, got 'abc'" in one_line(cap.err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.extxyz"]
+
+
+# ----------------------------------------------------------------------------- Python API (audit, session 14)
+class _Spread:
+    """A stand-in committee member: barrier = 1 + scale * (atom index / N)."""
+
+    kind, metadata, path, species, cutoff = "fixed", {}, "fixed", ["Cu", "Zr"], 5.0
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def predict(self, atoms):
+        return 1.0 + self.scale * np.arange(len(atoms)) / len(atoms)
+
+
+def _api_cases(tiny: Path, tmp_path: Path):
+    import pickle
+
+    from mgbarrier.graphs.checks import validate_atoms
+    from mgbarrier.io.species import element_from_mass, resolve_species
+    from mgbarrier.io.symgnn_pickle import read_symgnn_pickle
+    from mgbarrier.md import Potential
+    from mgbarrier.models.chunked import set_max_memory
+
+    g = make_glass()
+    huge = g.copy()
+    huge.arrays["barrier"] = np.full(len(g), 1e200)
+    calc = BarrierCalculator(model=[_Spread(s) for s in (0.0, 0.5, 1.0)])
+    odd = g.copy()
+    odd.arrays["positions"] = np.array([["a", 0.0, 0.0]] * len(g), dtype=object)  # set past ASE's float check
+
+    def pickled(name, **change):
+        d = {"positions": g.positions - g.cell.lengths() / 2, "box": g.cell.lengths().copy(),
+             "types": np.where(g.numbers == 29, 1, 2).astype(float), "trajectory_start_velocities": np.ones(len(g))}
+        d.update(change)
+        (tmp_path / name).write_bytes(pickle.dumps(d))
+        return tmp_path / name
+
+    return {
+        # a LAMMPS command among the potential's extras ran (a `run` hung the process)
+        "potential-extra-run": (lambda: Potential.from_options("eam/fs", ["* * CuZr_mm.eam.fs Cu Zr"],
+                                                               extra=["run 100000000"]), "extra command"),
+        # labels far beyond any barrier made alpha infinite and every error bar inf
+        "calibrate-huge-labels": (lambda: calc.calibrate([huge]), "are not barriers"),
+        "calibrate-not-atoms": (lambda: calc.calibrate([None]), "not an ase.Atoms"),
+        # a NaN mass matched rhenium
+        "nan-mass": (lambda: element_from_mass(float("nan"), "glass.data"), "not a positive finite number"),
+        "species-map-not-element": (lambda: resolve_species(np.array([1, 2]), {1: "Qq", 2: "Zr"}), "not a chemical"),
+        "n-transforms-0": (lambda: mgbarrier.load_model(tiny, n_transforms=0), "positive whole number"),
+        "n-transforms-float": (lambda: mgbarrier.load_model(tiny, n_transforms=2.5), "positive whole number"),
+        "model-not-a-path": (lambda: mgbarrier.load_model(123), "file path or a shipped model name"),
+        "max-memory-text": (lambda: set_max_memory(mgbarrier.load_model(tiny), "abc"), "number of GB"),
+        "predict-none": (lambda: mgbarrier.load_model(tiny).predict(None), "expected an ase.Atoms"),
+        "object-coordinates": (lambda: validate_atoms(odd, "odd"), "coordinates are not numbers"),
+        "pickle-fractional-types": (lambda: read_symgnn_pickle(pickled("t.pickle", types=np.full(len(g), 1.7))),
+                                    "whole numbers"),
+        "pickle-label-length": (lambda: read_symgnn_pickle(pickled("l.pickle", trajectory_start_velocities=np.ones(5))),
+                                "barrier labels"),
+        "pickle-text-positions": (lambda: read_symgnn_pickle(pickled("p.pickle", positions=np.array(["a"] * 3))),
+                                  "must be numbers"),
+    }
+
+
+API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atoms", "nan-mass",
+             "species-map-not-element", "n-transforms-0", "n-transforms-float", "model-not-a-path", "max-memory-text",
+             "predict-none", "object-coordinates", "pickle-fractional-types", "pickle-label-length",
+             "pickle-text-positions"]
+
+
+@pytest.mark.parametrize("case", API_CASES)
+def test_python_api_refuses_with_one_error_line(case, tiny, tmp_path):
+    call, words = _api_cases(tiny, tmp_path)[case]
+    with pytest.raises(MgBarrierError) as err:
+        call()
+    assert "\n" not in str(err.value) and words in str(err.value), str(err.value)

@@ -110,6 +110,15 @@ def test_unknown_species_is_a_clear_error(tmp_path, tiny):
         _pipeline(path, tiny).compute()
 
 
+@pytest.mark.parametrize("name, words", [("Particle Type", "already a particle property"),
+                                         ("Position", "already a particle property"), ("a.b", "may not hold '.'")])
+def test_an_output_property_that_would_replace_or_break_one_is_refused(glass_file, tiny, name, words):
+    """The barriers never overwrite a property of the input (the particle types cast to 0/1 did)."""
+    _, path = glass_file
+    with pytest.raises(RuntimeError, match=f"Energy Barrier \\(mgbarrier\\): output property '{name}'.*{words}"):
+        _pipeline(path, tiny, output_property=name).compute()
+
+
 def test_missing_model_is_a_clear_error(glass_file, tmp_path):
     _, path = glass_file
     pipeline = import_file(str(path))

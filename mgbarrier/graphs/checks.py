@@ -44,7 +44,10 @@ def validate_atoms(atoms: Atoms, source: str = "") -> None:
         raise MgBarrierError(f"{where}expected an ase.Atoms, got {type(atoms).__name__}")
     if len(atoms) == 0:
         raise MgBarrierError(f"{where}structure has no atoms")
-    pos = atoms.get_positions()
+    try:
+        pos = np.asarray(atoms.get_positions(), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MgBarrierError(f"{where}coordinates are not numbers") from None
     if not np.all(np.isfinite(pos)):
         bad = int(np.where(~np.isfinite(pos).all(axis=1))[0][0])
         raise MgBarrierError(f"{where}non-finite coordinates (atom index {bad})")

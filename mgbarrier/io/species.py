@@ -54,6 +54,8 @@ def parse_species_map(text: Optional[str]) -> Dict[int, str]:
 def element_from_mass(mass: float, what: str = "") -> str:
     """Nearest element to ``mass`` (amu); error if none is close or two are close."""
     masses = np.asarray(atomic_masses[1:], dtype=float)
+    if not (np.isfinite(float(mass)) and float(mass) > 0):
+        raise MgBarrierError(f"{what + ': ' if what else ''}mass {mass!r} is not a positive finite number of amu")
     diff = np.abs(masses - float(mass))
     order = np.argsort(diff)
     best, second = order[0], order[1]
@@ -92,6 +94,12 @@ def resolve_species(types: np.ndarray, species_map: Optional[Mapping[int, str]] 
     types = np.asarray(types, dtype=np.int64).reshape(-1)
     species_map = dict(species_map or {})
     masses = dict(masses or {})
+    for t, sym in species_map.items():
+        if sym not in chemical_symbols[1:]:
+            raise MgBarrierError(f"{where}species map: type {t} is given as {sym!r}, not a chemical element")
+    for t, m in masses.items():
+        if not (np.isfinite(float(m)) and float(m) > 0):
+            raise MgBarrierError(f"{where}type {t} has mass {m!r}, not a positive finite number of amu")
     for t, sym in species_map.items():
         if t in masses and abs(float(masses[t]) - float(atomic_masses[atomic_numbers[sym]])) > MASS_TOLERANCE:
             raise MgBarrierError(

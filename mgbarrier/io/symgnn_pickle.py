@@ -65,9 +65,16 @@ def read_symgnn_pickle(path: Union[str, Path]) -> Atoms:
     for key in ("positions", "box", "types"):
         if key not in d:
             raise MgBarrierError(f"{path}: missing key {key!r} (not a SymGNN dataset pickle)")
-    pos = np.asarray(d["positions"], dtype=float)
-    types = np.asarray(d["types"]).astype(int).ravel()
-    box = np.asarray(d["box"], dtype=float).ravel()
+    try:
+        pos = np.asarray(d["positions"], dtype=float)
+        raw_types = np.asarray(d["types"], dtype=float).ravel()
+        box = np.asarray(d["box"], dtype=float).ravel()
+        label = np.asarray(d[LABEL_KEY], dtype=float) if LABEL_KEY in d else None
+    except (TypeError, ValueError):
+        raise MgBarrierError(f"{path}: positions, types, box and labels must be numbers") from None
+    if not np.all(raw_types == np.round(raw_types)):
+        raise MgBarrierError(f"{path}: type numbers must be whole numbers (1=Cu, 2=Zr)")
+    types = raw_types.astype(int)
     if pos.ndim != 2 or pos.shape[1] != 3 or len(types) != len(pos) or box.shape != (3,):
         raise MgBarrierError(f"{path}: inconsistent shapes positions {pos.shape}, types {types.shape}, box {box.shape}")
     unknown = set(np.unique(types).tolist()) - set(SYMGNN_TYPES)
@@ -77,8 +84,13 @@ def read_symgnn_pickle(path: Union[str, Path]) -> Atoms:
     # positions are centred on 0: shift into [0, L) for ASE's cell convention
     atoms = Atoms(symbols=symbols, positions=pos + box / 2.0, cell=np.diag(box), pbc=True)
     atoms.arrays["type"] = types.astype(np.int32)
-    if LABEL_KEY in d:
-        atoms.arrays["barrier"] = np.asarray(d[LABEL_KEY], dtype=float).ravel()
+    if label is not None:
+        if label.ndim == 2 and label.shape[1] == 1:
+            label = label.ravel()
+        if label.shape != (len(pos),):
+            raise MgBarrierError(f"{path}: {LABEL_KEY!r} (the barrier labels) has shape {label.shape}, "
+                                 f"not ({len(pos)},)")
+        atoms.arrays["barrier"] = label
     for key in ("pot", "press", "von"):
         if key in d and np.asarray(d[key]).shape == (len(pos),):
             atoms.arrays[key] = np.asarray(d[key], dtype=float)

@@ -107,7 +107,12 @@ class Potential:
             if len(words) < 2:
                 raise MgBarrierError(f"Potential: pair_coeff {line!r} needs two type specifiers")
             resolved.append(" ".join(words[:2] + [_resolve_word(w, base_dir) for w in words[2:]]))
-        pot = cls(style, tuple(resolved), tuple(" ".join(str(c).split()) for c in extra))
+        extra = tuple(" ".join(str(c).split()) for c in extra)
+        for cmd in extra:  # the engine owns units, box, atoms and masses, and runs (as from_file)
+            if cmd.split()[:1] and cmd.split()[0] not in EXTRA_COMMANDS:
+                raise MgBarrierError(f"Potential: extra command {cmd!r} refused (only "
+                                     f"{', '.join(EXTRA_COMMANDS)} may follow the pair_coeff lines)")
+        pot = cls(style, tuple(resolved), extra)
         pot._check_setfl()
         return pot
 

@@ -98,7 +98,10 @@ def set_max_memory(model, gb: Optional[float]) -> None:
     """Set the memory budget (GB; None: the default) of a model, checked first; a loaded model
     (:class:`~mgbarrier.models.protocol.PredictorBase`) passes it on to its members."""
     if gb is not None:
-        gb = float(gb)
+        try:
+            gb = float(gb)
+        except (TypeError, ValueError):
+            raise MgBarrierError(f"max memory must be a number of GB, got {gb!r}") from None
         if not (math.isfinite(gb) and gb > 0):
             raise MgBarrierError(f"max memory must be a positive number of GB, got {gb!r}")
     model.max_memory = gb

@@ -68,6 +68,12 @@ def floor_note(n: int, total: int) -> str:
            f"and are written as {MIN_BARRIER:g} eV"
 
 
+def _need_atoms(atoms) -> None:
+    """One error line for what is not an ``ase.Atoms`` (before anything reads ``atoms.info``)."""
+    if not isinstance(atoms, Atoms):
+        raise MgBarrierError(f"expected an ase.Atoms, got {type(atoms).__name__}")
+
+
 class PredictorBase:
     """Shared behaviour, in two steps: ``predict_parts`` computes what the model needs per atom
     (local in space), ``arrays_from_parts`` turns it into the named per-atom arrays (a
@@ -108,10 +114,12 @@ class PredictorBase:
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER."""
+        _need_atoms(atoms)
         return self.arrays_from_parts(self.predict_parts(atoms), atoms)[BARRIER]
 
     def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
         """Named per-atom arrays (each (N,) float64): ``{"barrier": eV, ...}``."""
+        _need_atoms(atoms)
         return self.arrays_from_parts(self.predict_parts(atoms), atoms)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import numbers
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -65,6 +66,8 @@ def resolve_model_path(path: Union[str, Path, None]) -> Path:
     """A shipped model name, ``None`` (the default model) or a file path -> Path."""
     if path is None:
         path = default_model_name()
+    if not isinstance(path, (str, Path)):
+        raise MgBarrierError(f"a model is a file path or a shipped model name, got a {type(path).__name__}")
     if str(path) in SHIPPED:
         p = WEIGHTS_DIR / SHIPPED[str(path)]
         if not p.exists():
@@ -118,6 +121,10 @@ def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_tr
     halos, same values (:mod:`mgbarrier.models.chunked`; default 4 GB or ``$MGBARRIER_MAX_MEMORY``)."""
     p = resolve_model_path(path)
     retain_freed_memory()  # large predictions reuse heap memory instead of page-faulting fresh maps
+    if n_transforms is not None and (isinstance(n_transforms, bool) or not isinstance(n_transforms, numbers.Integral)
+                                     or n_transforms < 1):
+        raise MgBarrierError(f"n_transforms must be a positive whole number (or None: the exact average), "
+                             f"got {n_transforms!r}")
     model = predictor_from_checkpoint(load_checkpoint(p), p, device=device, n_transforms=n_transforms)
     if max_memory is not None:
         set_max_memory(model, max_memory)

@@ -171,7 +171,14 @@ class EnergyBarrierModifier(ModifierInterface):
     # ---------------------------------------------------------------- pipeline
     def modify(self, data: DataCollection, *, frame: int = 0, **kwargs):
         yield "Energy Barrier: converting particles"
+        name = self.output_property.strip() or "Energy Barrier"
         try:
+            if "." in name:
+                raise MgBarrierError(f"output property {name!r}: OVITO names may not hold '.' (it separates "
+                                     "vector components)")
+            if name in data.particles.keys():
+                raise MgBarrierError(f"output property {name!r} is already a particle property of the input, "
+                                     "which is never replaced; choose another name")
             from mgbarrier.io.species import parse_species_map
 
             atoms = atoms_from_data(data, source=f"frame {frame}", species_map=parse_species_map(self.species) or None)
@@ -187,7 +194,6 @@ class EnergyBarrierModifier(ModifierInterface):
         except MgBarrierError as exc:
             raise RuntimeError(f"Energy Barrier (mgbarrier): {exc}") from None
         yield 0.9
-        name = self.output_property.strip() or "Energy Barrier"
         data.particles_.create_property(name, data=barrier.astype(np.float32))
 
         mask = np.ones(len(barrier), bool)
