@@ -82,7 +82,16 @@ class BarrierCalculator(Calculator):
         if quench is not None and not isinstance(quench, Potential):
             raise MgBarrierError("BarrierCalculator: quench must be a mgbarrier.md.Potential, "
                                  f"got {type(quench).__name__}")
-        self.quench, self.quench_fmax, self.quench_max_steps = quench, float(quench_fmax), int(quench_max_steps)
+        try:
+            fmax, steps = float(quench_fmax), int(quench_max_steps)
+            calibration = None if calibration is None else float(calibration)
+        except (TypeError, ValueError):
+            raise MgBarrierError("BarrierCalculator: quench_fmax, quench_max_steps and calibration must be numbers, "
+                                 f"got {quench_fmax!r}, {quench_max_steps!r}, {calibration!r}") from None
+        if not (np.isfinite(fmax) and fmax > 0 and steps > 0):
+            raise MgBarrierError(f"BarrierCalculator: quench_fmax and quench_max_steps must be positive, "
+                                 f"got {quench_fmax!r}, {quench_max_steps!r}")
+        self.quench, self.quench_fmax, self.quench_max_steps = quench, fmax, steps
         self.last_quench = None
         self._thermal_warned = False
         specs = list(model) if isinstance(model, (list, tuple)) else [model]

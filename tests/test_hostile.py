@@ -546,6 +546,9 @@ def _api_cases(tiny: Path, tmp_path: Path):
         "nan-mass": (lambda: element_from_mass(float("nan"), "glass.data"), "not a positive finite number"),
         "species-map-not-element": (lambda: resolve_species(np.array([1, 2]), {1: "Qq", 2: "Zr"}), "not a chemical"),
         "n-transforms-0": (lambda: mgbarrier.load_model(tiny, n_transforms=0), "positive whole number"),
+        "calculator-fmax-text": (lambda: BarrierCalculator(model=tiny, quench_fmax="abc"), "must be numbers"),
+        "calculator-calibration-text": (lambda: BarrierCalculator(model=tiny, calibration="abc"), "must be numbers"),
+        "calculator-model-number": (lambda: BarrierCalculator(model=123), "file path or a shipped model name"),
         "n-transforms-float": (lambda: mgbarrier.load_model(tiny, n_transforms=2.5), "positive whole number"),
         "model-not-a-path": (lambda: mgbarrier.load_model(123), "file path or a shipped model name"),
         "max-memory-text": (lambda: set_max_memory(mgbarrier.load_model(tiny), "abc"), "number of GB"),
@@ -561,7 +564,8 @@ def _api_cases(tiny: Path, tmp_path: Path):
 
 
 API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atoms", "nan-mass",
-             "species-map-not-element", "n-transforms-0", "n-transforms-float", "model-not-a-path", "max-memory-text",
+             "species-map-not-element", "n-transforms-0", "calculator-fmax-text", "calculator-calibration-text",
+             "calculator-model-number", "n-transforms-float", "model-not-a-path", "max-memory-text",
              "predict-none", "object-coordinates", "pickle-fractional-types", "pickle-label-length",
              "pickle-text-positions"]
 
