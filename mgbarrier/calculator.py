@@ -163,8 +163,7 @@ class BarrierCalculator(Calculator):
         if len(self.models) < 2:
             raise MgBarrierError("calibrate: a committee needs two or more models")
         ratios = []
-        if isinstance(frames, Atoms):
-            frames = [frames]
+        frames = [frames] if isinstance(frames, Atoms) else list(frames or [])
         for k, atoms in enumerate(frames):
             if not isinstance(atoms, Atoms):
                 raise MgBarrierError(f"calibrate: frame {k} is a {type(atoms).__name__}, not an ase.Atoms")

@@ -522,6 +522,7 @@ def _api_cases(tiny: Path, tmp_path: Path):
     from mgbarrier.models.chunked import set_max_memory
 
     g = make_glass()
+    write(tmp_path / "g.extxyz", g)
     huge = g.copy()
     huge.arrays["barrier"] = np.full(len(g), 1e200)
     calc = BarrierCalculator(model=[_Spread(s) for s in (0.0, 0.5, 1.0)])
@@ -542,6 +543,9 @@ def _api_cases(tiny: Path, tmp_path: Path):
         # labels far beyond any barrier made alpha infinite and every error bar inf
         "calibrate-huge-labels": (lambda: calc.calibrate([huge]), "are not barriers"),
         "calibrate-not-atoms": (lambda: calc.calibrate([None]), "not an ase.Atoms"),
+        "calibrate-nothing": (lambda: calc.calibrate(None), "no labelled atoms"),
+        "output-name-number": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz", model=tiny,
+                                                            output_name=123), "is not a name"),
         # a NaN mass matched rhenium
         "nan-mass": (lambda: element_from_mass(float("nan"), "glass.data"), "not a positive finite number"),
         "species-map-not-element": (lambda: resolve_species(np.array([1, 2]), {1: "Qq", 2: "Zr"}), "not a chemical"),
@@ -563,7 +567,8 @@ def _api_cases(tiny: Path, tmp_path: Path):
     }
 
 
-API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atoms", "nan-mass",
+API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atoms", "calibrate-nothing",
+             "output-name-number", "nan-mass",
              "species-map-not-element", "n-transforms-0", "calculator-fmax-text", "calculator-calibration-text",
              "calculator-model-number", "n-transforms-float", "model-not-a-path", "max-memory-text",
              "predict-none", "object-coordinates", "pickle-fractional-types", "pickle-label-length",

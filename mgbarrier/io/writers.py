@@ -44,7 +44,7 @@ def check_array_name(name: str) -> str:
     """``name`` if it can name a new per-atom array in every format (an extxyz property, a dump
     column ``d_NAME``): letters, digits and ``_``, not starting with a digit, and none of
     :data:`RESERVED_ARRAY_NAMES`; else one error."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise MgBarrierError(f"{name!r} is not a name for per-atom values: use letters, digits and _, "
                              "not starting with a digit")
     if name in RESERVED_ARRAY_NAMES:
