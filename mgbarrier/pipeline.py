@@ -94,6 +94,7 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     Returns ``{"frames", "atoms", "seconds", "output", "format", "name"}``.
     Raises :class:`MgBarrierError` on bad input; ``out`` is then neither created nor changed.
     """
+    _check_keywords(inp, out, model, frames, quench)
     inp = Path(inp)
     fmt = output_format_for(out, output_format)
     out = check_output_path(out, [inp])
@@ -226,6 +227,20 @@ def _has_array(atoms, name: str) -> bool:
     meta = atoms.info.get("lammps_dump")
     columns = meta.get("columns", ()) if isinstance(meta, dict) else ()
     return name in atoms.arrays or column_name(name) in columns
+
+
+def _check_keywords(inp, out, model, frames, quench) -> None:
+    """One error line for keyword values of the wrong kind (before anything is read or loaded)."""
+    for what, value in (("input", inp), ("output", out)):
+        if not isinstance(value, (str, Path)):
+            raise MgBarrierError(f"predict_file: the {what} must be a file path, got a {type(value).__name__}")
+    if frames is not None and not isinstance(frames, slice):
+        raise MgBarrierError(f"predict_file: frames must be a slice (e.g. slice(0, 10)), got {frames!r}")
+    if quench is not None and not isinstance(quench, Potential):
+        raise MgBarrierError(f"predict_file: quench must be a mgbarrier.md.Potential, got a {type(quench).__name__}")
+    if not (model is None or isinstance(model, (str, Path)) or hasattr(model, "predict")):
+        raise MgBarrierError(f"predict_file: model must be a path, a shipped name or a loaded model, "
+                             f"got a {type(model).__name__}")
 
 
 def _output_name(inp: Path, atoms, requested: Optional[str], quiet: bool) -> str:

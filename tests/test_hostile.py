@@ -544,6 +544,15 @@ def _api_cases(tiny: Path, tmp_path: Path):
         "calibrate-huge-labels": (lambda: calc.calibrate([huge]), "are not barriers"),
         "calibrate-not-atoms": (lambda: calc.calibrate([None]), "not an ase.Atoms"),
         "calibrate-nothing": (lambda: calc.calibrate(None), "no labelled atoms"),
+        "predict-file-frames-int": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz",
+                                                                 model=tiny, frames=3), "frames must be a slice"),
+        "predict-file-quench-text": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz",
+                                                                  model=tiny, quench="eam/fs"), "quench must be"),
+        "predict-file-no-output": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", None, model=tiny),
+                                   "output must be a file path"),
+        "potential-style-none": (lambda: Potential.from_options(None, ["* * CuZr_mm.eam.fs Cu Zr"]),
+                                 "pair_style must be text"),
+        "potential-coeff-number": (lambda: Potential.from_options("eam/fs", 123), "pair_coeff must be"),
         "output-name-number": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz", model=tiny,
                                                             output_name=123), "is not a name"),
         # a NaN mass matched rhenium
@@ -568,6 +577,8 @@ def _api_cases(tiny: Path, tmp_path: Path):
 
 
 API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atoms", "calibrate-nothing",
+             "predict-file-frames-int", "predict-file-quench-text", "predict-file-no-output", "potential-style-none",
+             "potential-coeff-number",
              "output-name-number", "nan-mass",
              "species-map-not-element", "n-transforms-0", "calculator-fmax-text", "calculator-calibration-text",
              "calculator-model-number", "n-transforms-float", "model-not-a-path", "max-memory-text",

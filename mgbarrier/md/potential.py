@@ -91,6 +91,12 @@ class Potential:
         absent from the file or truncated tables, raise :class:`MgBarrierError`.
         """
         base_dir = Path(base) if base is not None else Path.cwd()
+        if not isinstance(pair_style, str):
+            raise MgBarrierError(f"Potential: pair_style must be text, got a {type(pair_style).__name__}")
+        if not (isinstance(pair_coeff, str) or (isinstance(pair_coeff, (list, tuple))
+                                                 and all(isinstance(c, str) for c in pair_coeff))):
+            raise MgBarrierError("Potential: pair_coeff must be a line of text or a list of them, "
+                                 f"got {pair_coeff!r}")
         style = " ".join(pair_style.split())
         if style.startswith("pair_style "):
             style = style[len("pair_style "):]
