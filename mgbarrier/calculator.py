@@ -205,11 +205,9 @@ class BarrierCalculator(Calculator):
 
 
 def _load(spec, device, n_transforms):
-    if spec is not None and not isinstance(spec, (str, Path)) and hasattr(spec, "predict"):
-        return spec
-    from .models.registry import load_model
+    from .models.registry import as_predictor
 
-    return load_model(spec, device=device, n_transforms=n_transforms)
+    return as_predictor(spec, device=device, n_transforms=n_transforms)
 
 
 def _describe(spec, model) -> str:

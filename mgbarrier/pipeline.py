@@ -55,7 +55,7 @@ from .md import Potential, thermal_warning
 from .md import quench as quench_atoms
 from .models.chunked import set_max_memory
 from .models.protocol import BARRIER
-from .models.registry import load_model, resolve_model_path
+from .models.registry import as_predictor, resolve_model_path
 from .parallel import RemotePredictor
 from .progress import Progress, steps
 
@@ -94,7 +94,7 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     Returns ``{"frames", "atoms", "seconds", "output", "format", "name"}``.
     Raises :class:`MgBarrierError` on bad input; ``out`` is then neither created nor changed.
     """
-    _check_keywords(inp, out, model, frames, quench)
+    _check_keywords(inp, out, frames, quench)
     inp = Path(inp)
     fmt = output_format_for(out, output_format)
     out = check_output_path(out, [inp])
@@ -111,8 +111,8 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
         remote = RemotePredictor(Path(path), workers=workers, scheduler=scheduler, device=device,
                                  n_transforms=n_transforms, max_memory=max_memory)
         model = remote
-    elif model is None or isinstance(model, (str, Path)):
-        model = load_model(model, device=device, n_transforms=n_transforms)
+    else:
+        model = as_predictor(model, device=device, n_transforms=n_transforms)
     if remote is None and max_memory is not None:
         set_max_memory(model, max_memory)
 
@@ -229,7 +229,7 @@ def _has_array(atoms, name: str) -> bool:
     return name in atoms.arrays or column_name(name) in columns
 
 
-def _check_keywords(inp, out, model, frames, quench) -> None:
+def _check_keywords(inp, out, frames, quench) -> None:
     """One error line for keyword values of the wrong kind (before anything is read or loaded)."""
     for what, value in (("input", inp), ("output", out)):
         if not isinstance(value, (str, Path)):
@@ -238,9 +238,6 @@ def _check_keywords(inp, out, model, frames, quench) -> None:
         raise MgBarrierError(f"predict_file: frames must be a slice (e.g. slice(0, 10)), got {frames!r}")
     if quench is not None and not isinstance(quench, Potential):
         raise MgBarrierError(f"predict_file: quench must be a mgbarrier.md.Potential, got a {type(quench).__name__}")
-    if not (model is None or isinstance(model, (str, Path)) or hasattr(model, "predict")):
-        raise MgBarrierError(f"predict_file: model must be a path, a shipped name or a loaded model, "
-                             f"got a {type(model).__name__}")
 
 
 def _output_name(inp: Path, atoms, requested: Optional[str], quiet: bool) -> str:

@@ -35,13 +35,18 @@ def parts_of_validated():
         _PARTS.reset(token)
 
 
+def require_atoms(atoms, source: str = "") -> None:
+    """One error line for anything that is not an ``ase.Atoms`` (before ``atoms.info`` is read)."""
+    if not isinstance(atoms, Atoms):
+        raise MgBarrierError(f"{source + ': ' if source else ''}expected an ase.Atoms, got {type(atoms).__name__}")
+
+
 def validate_atoms(atoms: Atoms, source: str = "") -> None:
     """Refuse structures a model cannot use (see module doc); cheap checks first."""
     if _PARTS.get() and isinstance(atoms, Atoms):
         return
     where = f"{source}: " if source else ""
-    if not isinstance(atoms, Atoms):
-        raise MgBarrierError(f"{where}expected an ase.Atoms, got {type(atoms).__name__}")
+    require_atoms(atoms, source)
     if len(atoms) == 0:
         raise MgBarrierError(f"{where}structure has no atoms")
     try:

@@ -51,11 +51,16 @@ def parse_species_map(text: Optional[str]) -> Dict[int, str]:
     return mapping
 
 
+def _check_mass(mass, what: str) -> None:
+    """One error line (``what`` leads it) unless ``mass`` is a positive finite number of amu."""
+    if not (np.isfinite(float(mass)) and float(mass) > 0):
+        raise MgBarrierError(f"{what} {mass!r}, not a positive finite number of amu")
+
+
 def element_from_mass(mass: float, what: str = "") -> str:
     """Nearest element to ``mass`` (amu); error if none is close or two are close."""
     masses = np.asarray(atomic_masses[1:], dtype=float)
-    if not (np.isfinite(float(mass)) and float(mass) > 0):
-        raise MgBarrierError(f"{what + ': ' if what else ''}mass {mass!r} is not a positive finite number of amu")
+    _check_mass(mass, f"{what}: mass" if what else "mass")
     diff = np.abs(masses - float(mass))
     order = np.argsort(diff)
     best, second = order[0], order[1]
@@ -98,8 +103,7 @@ def resolve_species(types: np.ndarray, species_map: Optional[Mapping[int, str]] 
         if sym not in chemical_symbols[1:]:
             raise MgBarrierError(f"{where}species map: type {t} is given as {sym!r}, not a chemical element")
     for t, m in masses.items():
-        if not (np.isfinite(float(m)) and float(m) > 0):
-            raise MgBarrierError(f"{where}type {t} has mass {m!r}, not a positive finite number of amu")
+        _check_mass(m, f"{where}type {t} has mass")
     for t, sym in species_map.items():
         if t in masses and abs(float(masses[t]) - float(atomic_masses[atomic_numbers[sym]])) > MASS_TOLERANCE:
             raise MgBarrierError(

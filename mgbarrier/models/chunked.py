@@ -78,33 +78,30 @@ _INSIDE: ContextVar[bool] = ContextVar("mgbarrier_inside_chunk", default=False)
 Result = Union[np.ndarray, Dict[str, np.ndarray]]
 
 
+def _budget_gb(value, where: str = "") -> float:
+    """``value`` as a positive finite number of GB, or one error line (``where`` leads it)."""
+    try:
+        gb = float(value)
+    except (TypeError, ValueError):
+        raise MgBarrierError(f"{where}max memory must be a number of GB, got {value!r}") from None
+    if not (math.isfinite(gb) and gb > 0):
+        raise MgBarrierError(f"{where}max memory must be a positive number of GB, got {value!r}")
+    return gb
+
+
 def max_memory_gb(model) -> float:
     """The model's memory budget in GB (attribute ``max_memory``, else the default)."""
     value = getattr(model, "max_memory", None)
-    where = ""
-    if value is None:
-        value = os.environ.get("MGBARRIER_MAX_MEMORY", DEFAULT_MAX_MEMORY_GB)
-        where = "$MGBARRIER_MAX_MEMORY: " if "MGBARRIER_MAX_MEMORY" in os.environ else ""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise MgBarrierError(f"{where}max memory must be a number of GB, got {value!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise MgBarrierError(f"{where}max memory must be a positive number of GB, got {value!r}")
-    return value
+    if value is not None:
+        return _budget_gb(value)
+    where = "$MGBARRIER_MAX_MEMORY: " if "MGBARRIER_MAX_MEMORY" in os.environ else ""
+    return _budget_gb(os.environ.get("MGBARRIER_MAX_MEMORY", DEFAULT_MAX_MEMORY_GB), where)
 
 
 def set_max_memory(model, gb: Optional[float]) -> None:
     """Set the memory budget (GB; None: the default) of a model, checked first; a loaded model
     (:class:`~mgbarrier.models.protocol.PredictorBase`) passes it on to its members."""
-    if gb is not None:
-        try:
-            gb = float(gb)
-        except (TypeError, ValueError):
-            raise MgBarrierError(f"max memory must be a number of GB, got {gb!r}") from None
-        if not (math.isfinite(gb) and gb > 0):
-            raise MgBarrierError(f"max memory must be a positive number of GB, got {gb!r}")
-    model.max_memory = gb
+    model.max_memory = None if gb is None else _budget_gb(gb)
 
 
 def _soap_reach(species, soap: dict) -> float:

@@ -26,7 +26,7 @@ import torch
 from ase import Atoms
 
 from ..errors import MgBarrierError, MgBarrierWarning
-from ..graphs.checks import parts_of_validated, validate_atoms
+from ..graphs.checks import parts_of_validated, require_atoms, validate_atoms
 from ..graphs.soap import SoapProjection, with_soap_inputs
 
 #: name of the per-atom barrier array (eV) in Python and extxyz (``d_barrier`` in LAMMPS)
@@ -66,12 +66,6 @@ def floor_note(n: int, total: int) -> str:
     """The words a warning uses for ``n`` floored values."""
     return f"{n} of {total} atoms had predicted barriers below {MIN_BARRIER:g} eV (impossible at a minimum) " \
            f"and are written as {MIN_BARRIER:g} eV"
-
-
-def _need_atoms(atoms) -> None:
-    """One error line for what is not an ``ase.Atoms`` (before anything reads ``atoms.info``)."""
-    if not isinstance(atoms, Atoms):
-        raise MgBarrierError(f"expected an ase.Atoms, got {type(atoms).__name__}")
 
 
 class PredictorBase:
@@ -114,12 +108,12 @@ class PredictorBase:
 
     def predict(self, atoms: Atoms) -> np.ndarray:
         """Per-atom energy barriers in eV, float64 array of shape (N,), each >= MIN_BARRIER."""
-        _need_atoms(atoms)
+        require_atoms(atoms)
         return self.arrays_from_parts(self.predict_parts(atoms), atoms)[BARRIER]
 
     def predict_arrays(self, atoms: Atoms) -> Dict[str, np.ndarray]:
         """Named per-atom arrays (each (N,) float64): ``{"barrier": eV, ...}``."""
-        _need_atoms(atoms)
+        require_atoms(atoms)
         return self.arrays_from_parts(self.predict_parts(atoms), atoms)
 
 

@@ -129,3 +129,11 @@ def load_model(path: Union[str, Path, None] = None, *, device: str = "cpu", n_tr
     if max_memory is not None:
         set_max_memory(model, max_memory)
     return model
+
+
+def as_predictor(model, *, device: str = "cpu", n_transforms: Optional[int] = None):
+    """``model`` itself when it is already a loaded predictor (has ``predict``), else
+    :func:`load_model` of it (a path, a shipped model name, None: the default model)."""
+    if model is not None and not isinstance(model, (str, Path)) and hasattr(model, "predict"):
+        return model
+    return load_model(model, device=device, n_transforms=n_transforms)
