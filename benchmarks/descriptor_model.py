@@ -28,13 +28,27 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "symgnn-cu64zr36"
 
 
 def hardware() -> str:
+    """One line naming the CPU as precisely as the machine tells: a virtual machine's model name
+    ("AMD EPYC") hides the generation, so the family/model numbers and the vector instructions
+    torch uses (AVX2, AVX512) are added; figures from different hosts differ by 2x and more."""
     cpu = platform.processor() or platform.machine()
+    info = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+            if not line.strip():
+                break  # the first processor is enough
     except OSError:
+        pass
+    cpu = info.get("model name", cpu)
+    if "cpu family" in info and "model" in info:
+        cpu += f" (family {info['cpu family']}, model {info['model']})"
+    try:
+        import torch
+
+        cpu += f", torch vector ISA {torch.backends.cpu.get_cpu_capability()}"
+    except (ImportError, AttributeError):
         pass
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     return f"{cpu}, {os.cpu_count()} cores visible, OMP_NUM_THREADS={threads}, CPU only"

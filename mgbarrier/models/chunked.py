@@ -18,6 +18,9 @@ prediction equals the unchunked one to float rounding (tests: <= 1e-5 eV).
   by one, each with its own radius).  A model whose SOAP inputs come with the atoms
   (:func:`mgbarrier.graphs.soap.with_soap_inputs`, arrays carried into every cluster) is cut
   with the radius without the SOAP reach: that is how the SOAP models predict.
+* Whole where a model can (:func:`whole_limit`): a SymGNN predicts a large periodic structure
+  as a wavefront over slabs (:mod:`mgbarrier.graphs.slabs`), ~3 kB per atom instead of ~7, so
+  a structure that fits that way is not cut.
 * Chunk size (:func:`chunk_atoms`): from ``max_memory`` (GB, the model's attribute, default
   :data:`DEFAULT_MAX_MEMORY_GB` or ``$MGBARRIER_MAX_MEMORY``) less a fixed allowance, divided by
   a per-kind estimate of peak bytes per atom (:func:`bytes_per_atom`, measured on Cu64Zr36;
@@ -199,6 +202,19 @@ def chunk_atoms(model, density: float = 0.0615, given: bool = False, reserved_by
     return max(0, int(((gb - FIXED_GB) * 1e9 - reserved_bytes) / bytes_per_atom(model, density, given)))
 
 
+def whole_limit(model, atoms: Atoms, density: float, reserved_bytes: float = 0.0) -> int:
+    """Most atoms ``model`` predicts whole, in its own lower-memory way (a SymGNN's wavefront over
+    slabs: ``model.whole_bytes_per_atom``), within its budget; 0 where it has none or
+    ``model.chunk_atoms`` fixes the chunk size."""
+    per_atom_of = getattr(model, "whole_bytes_per_atom", None)
+    if per_atom_of is None or getattr(model, "chunk_atoms", None) is not None:
+        return 0
+    per_atom = per_atom_of(atoms, density)
+    if not per_atom:
+        return 0
+    return max(0, int(((max_memory_gb(model) - FIXED_GB) * 1e9 - reserved_bytes) / per_atom))
+
+
 def plan_grid(n: int, delta: np.ndarray, pbc: np.ndarray, limit: int,
               keeps_periodic: Optional[Callable[[np.ndarray], bool]] = None,
               workers: int = 1) -> Optional[Tuple[int, int, int]]:
@@ -377,6 +393,8 @@ def chunked(method: Callable) -> Callable:
         reserved = float(sum(a.nbytes for a in input_arrays(atoms).values()))
         density = _density(atoms)
         limit = chunk_atoms(self, density, given, reserved)
+        if limit < len(atoms) <= whole_limit(self, atoms, density, reserved):
+            limit = len(atoms)  # predicted whole, the model's lower-memory way
         # a prediction whose blocks outgrow the heap's retain threshold keeps all it frees until it
         # ends, so that its later blocks reuse those pages instead of faulting in fresh ones
         large = min(len(atoms), limit) * bytes_per_atom(self, density, given) > RETAIN_BYTES

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from ase import Atoms
 
 from ..errors import MgBarrierError
 from ..graphs.inputs import model_graph
+from ..graphs.slabs import slab_count, slab_plan
 from ..graphs.soap import SoapProjection
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
@@ -88,12 +89,56 @@ class GraphNetworkPredictor(StructurePredictor):
     def cutoff(self) -> float:
         return float(self.config.cutoff)
 
+    #: a SymGNN predicts a periodic structure of at least this many atoms (a whole structure, not a
+    #: domain's cluster) as a wavefront over slabs (:mod:`mgbarrier.graphs.slabs`): the same values,
+    #: with the edge states of a few slabs held instead of all (4.3 GB at a million atoms)
+    wavefront_min_atoms = 50_000
+    #: ... when at least this many slabs per layer fit (the periodic seam costs (layers - 1) / 2 slabs)
+    WAVEFRONT_SLABS_PER_LAYER = 3
+    #: peak bytes of a wavefront prediction per edge (the graph's indices and displacements, 28 bytes,
+    #: and the neighbour list's own peak while it is built) and per atom (node states, read-out)
+    WAVEFRONT_EDGE_BYTES = 60.0
+    WAVEFRONT_ATOM_BYTES = 1000.0
+
+    #: True: predict as a wavefront wherever the slabs fit; False: never; None (default): for
+    #: structures of at least ``wavefront_min_atoms`` and networks whose edge states outweigh what
+    #: the wavefront holds per edge (edge_hidden > 10; the tests' tiny networks are not)
+    wavefront: Optional[bool] = None
+
+    def _wavefront_slabs(self, atoms: Atoms) -> int:
+        """Slabs a wavefront prediction of ``atoms`` would use, or 0 where it does not apply
+        (see :attr:`wavefront`)."""
+        if self.wavefront is False or not isinstance(self.config, SymGNNConfig) or HALO_DEPTH in atoms.arrays:
+            return 0
+        if self.wavefront is None and (len(atoms) < self.wavefront_min_atoms
+                                       or self.WAVEFRONT_EDGE_BYTES >= 20.0 + 4.0 * self.config.edge_hidden):
+            return 0
+        m = slab_count(atoms, self.cutoff)[1]
+        return m if m >= self.WAVEFRONT_SLABS_PER_LAYER * len(self.config.heads) else 0
+
+    def whole_bytes_per_atom(self, atoms: Atoms, density: float) -> Optional[float]:
+        """Peak bytes per atom of predicting ``atoms`` whole as a wavefront over slabs, or None
+        where that does not apply (:mod:`mgbarrier.models.chunked` then plans domains)."""
+        if not self._wavefront_slabs(atoms):
+            return None
+        edges = density * 4.0 / 3.0 * math.pi * self.cutoff ** 3
+        return self.WAVEFRONT_ATOM_BYTES + edges * self.WAVEFRONT_EDGE_BYTES
+
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
         """Per-atom barriers (eV, (N,)) as the network gives them, of a validated structure that
         carries its SOAP inputs (if any); structures larger than the memory budget allows run in
-        spatial domains with halos (same values, :mod:`mgbarrier.models.chunked`)."""
+        spatial domains with halos (same values, :mod:`mgbarrier.models.chunked`), large
+        periodic ones as a wavefront over slabs (same values, :mod:`mgbarrier.graphs.slabs`)."""
         source = atoms.info.get("source", "")
+        slabs = self._wavefront_slabs(atoms)
+        if slabs:
+            plan = slab_plan(atoms, self.cutoff, slabs)
+            graph = model_graph(atoms[plan.order], self.config, source, self._soap_projection)
+            values = self.predict_graph(graph, consume=True, slabs=plan.bounds)
+            out = np.empty_like(values)
+            out[plan.order] = values
+            return out
         graph = model_graph(atoms, self.config, source, self._soap_projection)
         return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))
 
@@ -109,20 +154,24 @@ class GraphNetworkPredictor(StructurePredictor):
         limits = [(layers - k) * self.cutoff for k in range(1, layers + 1)] + [-0.5]
         return [int(np.searchsorted(depth, x, side="right")) for x in limits]
 
-    def predict_graph(self, graph, layer_atoms: Optional[List[int]] = None, consume: bool = False) -> np.ndarray:
+    def predict_graph(self, graph, layer_atoms: Optional[List[int]] = None, consume: bool = False,
+                      slabs: Optional[Sequence[int]] = None) -> np.ndarray:
         """(N,) eV for a :class:`~mgbarrier.graphs.graph.Graph`; ``layer_atoms`` (SymGNN only, see
         :meth:`SymGNN.forward`) leaves the outer halo of a spatial domain out of the later layers
         (the outputs past its last entry are then not meaningful).  ``consume`` (SymGNN): the
         graph is handed over and its edge arrays are freed once read (its ``center``,
-        ``neighbor`` and ``vec`` become None)."""
+        ``neighbor`` and ``vec`` become None).  ``slabs`` (SymGNN): the graph's atoms are
+        ordered in the slabs of :func:`mgbarrier.graphs.slabs.slab_plan` (its ``bounds``), and
+        the layers run as a wavefront over them (same values, less memory)."""
         with self._lock, torch.no_grad():
             g = graph.to(self.device)
-            if layer_atoms is None and not consume:
+            if layer_atoms is None and not consume and slabs is None:
                 out = self.net(g)
             else:
                 if consume:
                     graph.center = graph.neighbor = graph.vec = None
-                out = self.net(g, layer_atoms=layer_atoms, consume=consume)
+                extra = {} if slabs is None else {"slabs": slabs}
+                out = self.net(g, layer_atoms=layer_atoms, consume=consume, **extra)
         return out.double().cpu().numpy() * self.label_std + self.label_mean
 
     def describe(self) -> str:

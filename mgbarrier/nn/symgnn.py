@@ -218,7 +218,8 @@ class SymGNN(nn.Module):
     inference_node_block = 1 << 13
 
     def forward(self, g: Graph, edge_mask: Optional[torch.Tensor] = None,
-                layer_atoms: Optional[Sequence[int]] = None, consume: bool = False) -> torch.Tensor:
+                layer_atoms: Optional[Sequence[int]] = None, consume: bool = False,
+                slabs: Optional[Sequence[int]] = None) -> torch.Tensor:
         """Standardised per-atom prediction, shape (N,).  ``edge_mask`` (E,) in [0, 1] gates
         every message (GNNExplainer).
 
@@ -232,8 +233,18 @@ class SymGNN(nn.Module):
 
         ``consume`` (inference only): the caller hands ``g`` over; its ``center``, ``neighbor``
         and ``vec`` are set to None and freed as soon as they have been read (a lower peak:
-        ~20 bytes per edge, 0.7 GB at a million atoms)."""
-        if not torch.is_grad_enabled() and not self.training and g.num_edges > 0:
+        ~20 bytes per edge, 0.7 GB at a million atoms).
+
+        ``slabs`` (inference only; M + 1 atom offsets, M >= 3): the atoms are ordered in the
+        slabs of a periodic structure (:func:`mgbarrier.graphs.slabs.slab_plan`), each at least
+        one cutoff thick, slab M - 1 next to slab 0.  The layers then run as a wavefront over
+        the slabs (:meth:`_forward_wavefront`): the same values in a fraction of the memory."""
+        inference = not torch.is_grad_enabled() and not self.training and g.num_edges > 0
+        if slabs is not None:
+            if not inference or edge_mask is not None or layer_atoms is not None:
+                raise ValueError("slabs need inference mode (eval, no gradients), no edge mask and no layer_atoms")
+            return self._forward_wavefront(g, slabs, consume)
+        if inference:
             return self._forward_inference(g, edge_mask, layer_atoms, consume)
         if layer_atoms is not None:
             raise ValueError("layer_atoms needs inference mode (eval, no gradients)")
@@ -361,6 +372,166 @@ class SymGNN(nn.Module):
         tail = self.decoder[1:]
         for r in self._row_blocks(limits[-1]):
             out[r] = tail(z[r]).squeeze(1)
+        return out
+
+    def _forward_wavefront(self, g: Graph, slabs: Sequence[int], consume: bool = False) -> torch.Tensor:
+        """:meth:`_forward_inference` as a wavefront over the M slabs of a periodic structure
+        (``slabs``, see :meth:`forward`): layer k of slab s runs once layer k - 1 of slabs s - 1,
+        s and s + 1 is done, so at step t layer k computes slab t - k.  Only the edges, edge
+        states and node arrays of the slabs in flight are held: O(layers x E / M) edge states
+        instead of O(E).  Slab M - 1 neighbours slab 0: the wavefront starts at slab -(layers - 1)
+        (the last slabs again) and computes the cone of slab-layers that slab 0 needs, (layers -
+        1) x layers / 2 of them; at the end, slab M - 1 reads slab 0's node projections, kept
+        from the start.  Same values as the whole-structure path to float rounding
+        (tests/test_inference_path.py)."""
+        n_layers = len(self.layers)
+        bounds = [int(x) for x in slabs]
+        m_slabs = len(bounds) - 1
+        species, node_attr, center, neighbor, vec = g.species, g.node_attr, g.center, g.neighbor, g.vec
+        projected = g.node_attr_projected
+        if consume:
+            g.center = g.neighbor = g.vec = None
+        del g
+        n = int(species.shape[0])
+        if m_slabs < 3 or bounds[0] != 0 or bounds[-1] != n or any(b < a for a, b in zip(bounds, bounds[1:])):
+            raise ValueError("slabs must be M + 1 >= 4 non-decreasing atom offsets from 0 to the number of atoms")
+        if center.shape[0] > 1 and not bool((center[1:] >= center[:-1]).all()):
+            order = torch.argsort(center, stable=True)
+            center, neighbor, vec = center[order], neighbor[order], vec[order]
+            del order
+        device = center.device
+        bounds_t = torch.tensor(bounds, dtype=center.dtype, device=device)
+        edge_bounds = torch.searchsorted(center, bounds_t).tolist()
+        sizes = [b - a for a, b in zip(bounds, bounds[1:])]
+        slab_of = torch.repeat_interleave(torch.arange(m_slabs, device=device),
+                                          torch.tensor(sizes, device=device), output_size=n)
+        h0 = self._initial_states(Graph(species, center[:0], neighbor[:0], vec[:0], node_attr, projected))
+        del node_attr
+        cfg, width = self.cfg, self.cfg.hidden
+        read = self.decoder[0]
+        tail = self.decoder[1:]
+        out = torch.full((n,), float("nan"), dtype=h0.dtype, device=device)
+        # 0..E-1 and ones, shared by every slice (SortedEdges takes prefixes; a slice may exceed
+        # the chunk by one atom's edges: grown when needed)
+        edge_index, ones = None, None
+
+        def edges_of(s: int) -> dict:
+            """Slab s's edges (centre-sorted, atom-aligned slices), their weights and first edge
+            states; neighbours renumbered into the window [slab s - 1, s, s + 1]."""
+            nonlocal edge_index, ones
+            a, b = edge_bounds[s], edge_bounds[s + 1]
+            c = center[a:b] - bounds[s]
+            nb = neighbor[a:b]
+            ns = slab_of.index_select(0, nb)
+            step_ = torch.remainder(ns - s, m_slabs)  # 0: same slab, 1: next, M - 1: previous
+            if bool(((step_ != 0) & (step_ != 1) & (step_ != m_slabs - 1)).any()):
+                raise ValueError("an edge spans more than one slab boundary: slabs thinner than the cutoff")
+            # the window holds the previous slab, then this one, then the next: the offset of a
+            # neighbour's slab there, by slot (0: this slab, 1: the next, 2: the previous)
+            prev = (s - 1) % m_slabs
+            base = torch.tensor([sizes[prev], sizes[prev] + sizes[s], 0], dtype=nb.dtype, device=device)
+            slot = torch.where(step_ == 0, 0, torch.where(step_ == 1, 1, 2))
+            local = nb - bounds_t.index_select(0, ns)
+            window = base.index_select(0, slot) + local
+            del ns, step_, slot, local, nb
+            r = vec[a:b].norm(dim=1)
+            env = cosine_envelope(r, cfg.cutoff)
+            cn = torch.zeros(sizes[s], dtype=env.dtype, device=device).index_add_(0, c, env)
+            weight = env * (cn / cfg.mean_neighbors).index_select(0, c)
+            del r, env, cn
+            slices = _atom_aligned_slices(c, self.inference_edge_chunk) if b > a else []
+            blocks = [(int(c[sl.start]), int(c[sl.stop - 1]) + 1) for sl in slices]
+            e = torch.empty(b - a, cfg.edge_hidden, dtype=vec.dtype, device=device)
+            for sl in slices:
+                e[sl] = self.edge_embedding(vec[a:b][sl])
+            need = max([sl.stop - sl.start for sl in slices] + [1])
+            if edge_index is None or edge_index.shape[0] < need:
+                edge_index = torch.arange(max(need, self.inference_edge_chunk), device=device)
+                ones = torch.ones(edge_index.shape[0], dtype=e.dtype, device=device)
+            sorted_edges = [SortedEdges(c[sl] - lo, window[sl], hi - lo, edge_index, ones)
+                            for (lo, hi), sl in zip(blocks, slices)]
+            return {"slices": slices, "blocks": blocks, "weight": weight, "e": e, "edges": sorted_edges}
+
+        states: Dict[Tuple[int, int], torch.Tensor] = {}  # (layer k, chain position u) -> (size, hidden)
+        projections: Dict[Tuple[int, int], Tuple[torch.Tensor, torch.Tensor]] = {}
+        in_flight: Dict[int, dict] = {}  # chain position -> its slab's edges and edge states
+        readout: Dict[int, torch.Tensor] = {}  # chain position (own slabs only) -> (size, hidden)
+
+        def state(k: int, u: int) -> torch.Tensor:
+            if k == 0:
+                s = u % m_slabs
+                return h0[bounds[s]:bounds[s + 1]]
+            return states[(k, u)]
+
+        def projection(k: int, u: int) -> Tuple[torch.Tensor, torch.Tensor]:
+            """Neighbour and message projections of slab u's normalised layer-k states."""
+            if u == m_slabs:
+                u = 0  # the wavefront's end reads slab 0 across the periodic boundary
+            if (k, u) not in projections:
+                h = state(k, u)
+                layer, norm = self.layers[k], self.node_norms[k]
+                pn = torch.empty(h.shape[0], layer.proj_neighbor.out_features, dtype=h.dtype, device=device)
+                pm = torch.empty(h.shape[0], layer.proj_message.out_features, dtype=h.dtype, device=device)
+                for r in self._row_blocks(h.shape[0]):
+                    hn = norm(h[r])
+                    torch.mm(hn, layer.proj_neighbor.weight.t(), out=pn[r])
+                    torch.mm(hn, layer.proj_message.weight.t(), out=pm[r])
+                projections[(k, u)] = (pn, pm)
+            return projections[(k, u)]
+
+        def run_layer(k: int, u: int) -> None:
+            s = u % m_slabs
+            layer, norm = self.layers[k], self.node_norms[k]
+            if k == 0:
+                in_flight[u] = edges_of(s)
+                if u >= 0:
+                    z = torch.empty(sizes[s], read.out_features, dtype=h0.dtype, device=device)
+                    for r in self._row_blocks(sizes[s]):
+                        z[r] = torch.addmm(read.bias, state(0, u)[r], read.weight[:, :width].t())
+                    readout[u] = z
+            part = in_flight[u]
+            window = [projection(k, v) for v in (u - 1, u, u + 1)]
+            pn = torch.cat([p[0] for p in window])
+            pm = torch.cat([p[1] for p in window])
+            del window
+            h = state(k, u)
+            center_weight = layer.proj_center.weight.t()
+            msg = torch.zeros(sizes[s], width, dtype=h.dtype, device=device)
+            last = k + 1 == n_layers
+            final = k == n_layers - 1 + min(u, 0)  # the last layer this chain position computes
+            for (lo, hi), sl, edges in zip(part["blocks"], part["slices"], part["edges"]):
+                block = (norm(h[lo:hi]) @ center_weight, pn, pm)
+                msg[lo:hi], f = layer.propagate_inference(block, self.edge_norms[k](part["e"][sl]), edges,
+                                                          part["weight"][sl])
+                if not final:  # new edge states that a later layer of this position reads
+                    update = self.edge_updates[k]
+                    part["e"][sl].addmm_(f, update.weight.t()).add_(update.bias)
+            del pn, pm
+            if final:
+                del in_flight[u]
+            new = torch.empty_like(h)
+            w = read.weight[:, (k + 1) * width:(k + 2) * width].t()
+            for r in self._row_blocks(sizes[s]):
+                new[r] = h[r] + self.node_updates[k](torch.cat([norm(h[r]), self.message_scales[k](msg[r])], dim=1))
+                if u >= 0:
+                    readout[u][r].addmm_(new[r], w)
+            if not last:
+                states[(k + 1, u)] = new
+            else:
+                z = readout.pop(u)
+                for r in self._row_blocks(sizes[s]):
+                    out[bounds[s] + r.start:bounds[s] + r.stop] = tail(z[r]).squeeze(1)
+            states.pop((k, u), None)  # its projections are what the neighbours still read
+            # slab u - 1's layer-k projections are read by no one else now (slab 0's: at the end)
+            if u - 1 != 0:
+                projections.pop((k, u - 1), None)
+
+        start = -(n_layers - 1)
+        for t in range(start, m_slabs + n_layers - 1):
+            for k in range(n_layers):
+                u = t - k
+                if -(n_layers - 1 - k) <= u <= m_slabs - 1:
+                    run_layer(k, u)
         return out
 
     def _row_blocks(self, n: int) -> List[slice]:

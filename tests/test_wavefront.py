@@ -1,0 +1,164 @@
+"""A SymGNN's wavefront over slabs (issue 18): a large periodic structure is cut across one
+axis into slabs at least a cutoff thick, the layers run slab by slab with only the slabs in
+flight held, and every atom gets the value of the whole-structure path; the memory planner
+then predicts whole what the slabs let fit, and cuts domains otherwise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from conftest import make_glass
+
+from mgbarrier import load_model
+from mgbarrier.graphs.inputs import model_graph
+from mgbarrier.graphs.neighbours import neighbour_pairs
+from mgbarrier.graphs.slabs import slab_count, slab_plan
+from mgbarrier.models.chunked import chunk_atoms, whole_limit
+from mgbarrier.models.graph_network import GraphNetworkPredictor
+
+TOL = 1e-5  # eV
+
+
+def _triclinic(atoms: Atoms) -> Atoms:
+    t = atoms.copy()
+    cell = t.cell.array.copy()
+    cell[1, 0] += 0.3 * cell[0, 0]
+    cell[2, 0] += 0.15 * cell[0, 0]
+    cell[2, 1] -= 0.2 * cell[1, 1]
+    t.set_cell(cell, scale_atoms=True)
+    t.wrap()
+    return t
+
+
+@pytest.fixture(scope="module")
+def big_glass() -> Atoms:
+    """27,436 atoms (19^3 fcc cells, random Cu/Zr, jittered), periodic, 76 Å box."""
+    return make_glass(n_cells=19, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    return load_model(tiny_model_path)
+
+
+def _whole_and_wavefront(model, atoms: Atoms, monkeypatch) -> tuple:
+    """(whole-structure path, wavefront) predictions (eV, not floored: ``predict_raw``) of
+    ``model`` on ``atoms``, and the slab counts the wavefront used (read off the network's calls)."""
+    used = []
+    real = GraphNetworkPredictor.predict_graph
+
+    def spy(self, graph, layer_atoms=None, consume=False, slabs=None):
+        used.append(None if slabs is None else len(slabs) - 1)
+        return real(self, graph, layer_atoms, consume, slabs)
+
+    monkeypatch.setattr(GraphNetworkPredictor, "predict_graph", spy)
+    try:
+        model.wavefront = False
+        whole = model.predict_raw(atoms)
+        assert set(used) == {None} and whole.std() > 0.01  # values that vary from atom to atom
+        used.clear()
+        model.wavefront = True
+        wave = model.predict_raw(atoms)
+    finally:
+        model.wavefront = None
+    return whole, wave, used
+
+
+@pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
+def test_every_edge_joins_the_same_or_a_neighbouring_slab_across_the_periodic_seam(big_glass, shape):
+    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    cutoff = 5.0
+    plan = slab_plan(atoms, cutoff, 3)
+    m = len(plan.bounds) - 1
+    assert m == slab_count(atoms, cutoff)[1] >= 12
+    assert np.array_equal(np.sort(plan.order), np.arange(len(atoms)))  # a permutation
+    assert plan.bounds[0] == 0 and plan.bounds[-1] == len(atoms) and np.all(np.diff(plan.bounds) > 0)
+    spacing = 1.0 / np.linalg.norm(np.linalg.inv(atoms.cell.array)[:, plan.axis])
+    assert spacing / m >= cutoff  # slabs at least a cutoff thick between the lattice planes
+    slab = np.empty(len(atoms), dtype=int)
+    slab[plan.order] = np.repeat(np.arange(m), np.diff(plan.bounds))
+    i, j, _ = neighbour_pairs(atoms, cutoff)
+    step = (slab[j] - slab[i]) % m
+    assert set(np.unique(step).tolist()) == {0, 1, m - 1}  # and the seam is crossed both ways
+
+
+def test_no_slabs_without_a_periodic_axis_wide_enough():
+    atoms = make_glass(n_cells=4)  # 16 Å box: 3 slabs of 5 Å
+    assert slab_plan(atoms, 5.0, 4) is None
+    atoms.pbc = False
+    assert slab_count(atoms, 5.0) == (0, 0) and slab_plan(atoms, 5.0, 3) is None
+
+
+@pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
+def test_wavefront_equals_the_whole_structure_on_27k_atoms(tiny, big_glass, shape, monkeypatch):
+    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    whole, wave, used = _whole_and_wavefront(tiny, atoms, monkeypatch)
+    assert used and all(m is not None and m >= 12 for m in used)  # it ran as a wavefront
+    assert wave.shape == whole.shape == (len(atoms),) and np.isfinite(wave).all()
+    assert np.abs(wave - whole).max() <= TOL
+
+
+def test_shipped_symgnn_wavefront_equals_whole_with_four_layers(big_glass, monkeypatch):
+    """The shipped network (4 layers: a seam cone of 6 slab-layers) on 15 slabs."""
+    model = load_model("cu64zr36-symgnn")
+    whole, wave, used = _whole_and_wavefront(model, big_glass, monkeypatch)
+    assert used == [15]
+    assert np.abs(wave - whole).max() <= TOL
+
+
+def test_soap_inputs_ride_along_in_slab_order(big_glass, monkeypatch):
+    """A SOAP-SymGNN (the default ensemble's member) reads per-atom inputs: they follow the atoms."""
+    pytest.importorskip("dscribe")
+    member = next(m for m in load_model(None).members
+                  if isinstance(m, GraphNetworkPredictor) and m.soap_projections())
+    whole, wave, used = _whole_and_wavefront(member, big_glass, monkeypatch)
+    assert used and used[0] is not None
+    assert np.abs(wave - whole).max() <= TOL
+
+
+def test_planner_predicts_whole_what_slabs_fit_and_cuts_domains_otherwise(big_glass, monkeypatch):
+    model = load_model("cu64zr36-symgnn")
+    monkeypatch.setattr(GraphNetworkPredictor, "wavefront_min_atoms", 20_000)
+    density = len(big_glass) / big_glass.get_volume()
+    need_gb = model.whole_bytes_per_atom(big_glass, density) * len(big_glass) / 1e9
+    calls = []
+    real = GraphNetworkPredictor.predict_graph
+
+    def spy(self, graph, layer_atoms=None, consume=False, slabs=None):
+        calls.append(("slabs" if slabs is not None else "domain" if layer_atoms is not None else "whole"))
+        return real(self, graph, layer_atoms, consume, slabs)
+
+    monkeypatch.setattr(GraphNetworkPredictor, "predict_graph", spy)
+    model.max_memory = 0.7 + 1.1 * need_gb
+    assert chunk_atoms(model, density) < len(big_glass) <= whole_limit(model, big_glass, density)
+    model.predict_raw(big_glass)
+    assert calls == ["slabs"]
+    calls.clear()
+    model.max_memory = 0.7 + 0.9 * need_gb  # too small for the slabs too: domains
+    assert whole_limit(model, big_glass, density) < len(big_glass)
+    model.predict_raw(big_glass)
+    assert len(calls) >= 2 and set(calls) == {"domain"}
+
+
+def test_automatic_choice_takes_large_structures_and_wide_edge_states_only(tiny, big_glass, monkeypatch):
+    shipped = load_model("cu64zr36-symgnn")
+    assert shipped._wavefront_slabs(big_glass) == 0  # 27,436 atoms: below the default threshold
+    monkeypatch.setattr(GraphNetworkPredictor, "wavefront_min_atoms", 20_000)
+    assert shipped._wavefront_slabs(big_glass) == 15
+    assert tiny._wavefront_slabs(big_glass) == 0  # 8 floats of edge state: nothing to gain
+    tiny.wavefront = True
+    try:
+        assert tiny._wavefront_slabs(big_glass) == 15
+    finally:
+        tiny.wavefront = None
+
+
+def test_slabs_thinner_than_the_cutoff_are_refused_not_silently_wrong(tiny, big_glass):
+    atoms = big_glass
+    plan = slab_plan(atoms, tiny.cutoff, 3)
+    bounds = plan.bounds
+    thin = np.unique(np.concatenate([bounds, (bounds[:-1] + bounds[1:]) // 2]))  # every slab halved
+    graph = model_graph(atoms[plan.order], tiny.config)
+    with pytest.raises(ValueError, match="more than one slab boundary"), torch.no_grad():
+        tiny.net(graph, slabs=thin)
