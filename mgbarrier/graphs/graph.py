@@ -65,10 +65,11 @@ def species_indices(atoms: Atoms, species: Sequence[str], source: str = "") -> n
 def build_graph(atoms: Atoms, species: Sequence[str], cutoff: float, source: str = "") -> Graph:
     """``ase.Atoms`` -> :class:`Graph` with edges shorter than ``cutoff`` (Å)."""
     idx = species_indices(atoms, species, source)
-    i, j, D = neighbour_pairs(atoms, cutoff)
-    return Graph(
-        species=torch.from_numpy(idx),
-        center=torch.from_numpy(np.ascontiguousarray(i, dtype=np.int64)),
-        neighbor=torch.from_numpy(np.ascontiguousarray(j, dtype=np.int64)),
-        vec=torch.from_numpy(np.ascontiguousarray(D, dtype=np.float32)),
-    )
+    i, j, D = neighbour_pairs(atoms, cutoff, dtype=np.float32)
+    # one array converted at a time, each input freed once converted (a million atoms: 33 M pairs)
+    center = torch.from_numpy(np.ascontiguousarray(i, dtype=np.int64))
+    del i
+    neighbor = torch.from_numpy(np.ascontiguousarray(j, dtype=np.int64))
+    del j
+    return Graph(species=torch.from_numpy(idx), center=center, neighbor=neighbor,
+                 vec=torch.from_numpy(np.ascontiguousarray(D, dtype=np.float32)))
