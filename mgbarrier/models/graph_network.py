@@ -123,7 +123,8 @@ class GraphNetworkPredictor(StructurePredictor):
         if not self._wavefront_slabs(atoms):
             return None
         edges = density * 4.0 / 3.0 * math.pi * self.cutoff ** 3
-        return self.WAVEFRONT_ATOM_BYTES + edges * self.WAVEFRONT_EDGE_BYTES
+        inputs = 0.0 if self._soap_projection is None else 4.0 * self.config.hidden  # its reordered copy
+        return self.WAVEFRONT_ATOM_BYTES + inputs + edges * self.WAVEFRONT_EDGE_BYTES
 
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:
@@ -135,13 +136,24 @@ class GraphNetworkPredictor(StructurePredictor):
         slabs = self._wavefront_slabs(atoms)
         if slabs:
             plan = slab_plan(atoms, self.cutoff, slabs)
-            graph = model_graph(atoms[plan.order], self.config, source, self._soap_projection)
+            graph = model_graph(self._reordered(atoms, plan.order), self.config, source, self._soap_projection)
             values = self.predict_graph(graph, consume=True, slabs=plan.bounds)
             out = np.empty_like(values)
             out[plan.order] = values
             return out
         graph = model_graph(atoms, self.config, source, self._soap_projection)
         return self.predict_graph(graph, self._layer_atoms(atoms), consume=isinstance(self.config, SymGNNConfig))
+
+    def _reordered(self, atoms: Atoms, order: np.ndarray) -> Atoms:
+        """``atoms`` in ``order`` with only what the graph reads: species, positions, cell and
+        the network's SOAP input array if it comes with the atoms (not every per-atom array)."""
+        ordered = Atoms(numbers=atoms.numbers[order], positions=atoms.positions[order], cell=atoms.cell,
+                        pbc=atoms.pbc)
+        ordered.info.update(atoms.info)
+        name = None if self._soap_projection is None else self._soap_projection.name
+        if name in atoms.arrays:
+            ordered.arrays[name] = atoms.arrays[name][order]
+        return ordered
 
     def _layer_atoms(self, atoms: Atoms) -> Optional[List[int]]:
         """For a spatial domain's cluster (halo sorted by depth, :data:`HALO_DEPTH`) and a SymGNN:
