@@ -162,3 +162,17 @@ def test_slabs_thinner_than_the_cutoff_are_refused_not_silently_wrong(tiny, big_
     graph = model_graph(atoms[plan.order], tiny.config)
     with pytest.raises(ValueError, match="more than one slab boundary"), torch.no_grad():
         tiny.net(graph, slabs=thin)
+
+
+def test_a_film_with_vacuum_has_empty_slabs_and_the_same_values(tiny, big_glass, monkeypatch):
+    """A periodic cell with 40 Å of vacuum across the film: the widest axis is the film's normal,
+    whose slabs in the vacuum hold no atom; values as the whole-structure path."""
+    film = big_glass.copy()
+    cell = film.cell.array.copy()
+    cell[0, 0] += 40.0
+    film.set_cell(cell, scale_atoms=False)
+    plan = slab_plan(film, tiny.cutoff, 3)
+    assert plan.axis == 0 and (np.diff(plan.bounds) == 0).sum() >= 6
+    whole, wave, used = _whole_and_wavefront(tiny, film, monkeypatch)
+    assert used and used[0] == len(plan.bounds) - 1
+    assert np.abs(wave - whole).max() <= TOL
