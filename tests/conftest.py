@@ -36,6 +36,24 @@ def make_glass(n_cells: int = 3, a: float = 4.0, seed: int = 0, jitter: float = 
     return atoms
 
 
+def make_triclinic(atoms: Atoms) -> Atoms:
+    """``atoms`` sheared into a triclinic cell (atoms scaled with it, then wrapped)."""
+    t = atoms.copy()
+    cell = t.cell.array.copy()
+    cell[1, 0] += 0.3 * cell[0, 0]
+    cell[2, 0] += 0.15 * cell[0, 0]
+    cell[2, 1] -= 0.2 * cell[1, 1]
+    t.set_cell(cell, scale_atoms=True)
+    t.wrap()
+    return t
+
+
+@pytest.fixture(scope="module")
+def big_glass() -> Atoms:
+    """27,436 atoms (19^3 fcc cells, random Cu/Zr, jittered), periodic, 76 Å box."""
+    return make_glass(n_cells=19, seed=5)
+
+
 def write_tiny_model(path: Path, seed: int = 0, label_mean: float = 1.5) -> Path:
     """A small random-weight SymGNN checkpoint (fast; for plumbing tests, not accuracy); its
     outputs are ``label_mean`` + 0.3 x the network's (eV)."""

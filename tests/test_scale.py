@@ -11,24 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest import DATA, make_glass
+from conftest import DATA, make_glass, make_triclinic
 
 from mgbarrier import load_model
 from mgbarrier.errors import MgBarrierError
 from mgbarrier.models.chunked import chunk_atoms, domains, plan_grid, receptive_radius
 
 TOL = 1e-5  # eV
-
-
-def _triclinic(atoms: Atoms) -> Atoms:
-    t = atoms.copy()
-    cell = t.cell.array.copy()
-    cell[1, 0] += 0.3 * cell[0, 0]
-    cell[2, 0] += 0.15 * cell[0, 0]
-    cell[2, 1] -= 0.2 * cell[1, 1]
-    t.set_cell(cell, scale_atoms=True)
-    t.wrap()
-    return t
 
 
 def _compare(model, atoms: Atoms, limit: int, members=False) -> float:
@@ -46,12 +35,6 @@ def _compare(model, atoms: Atoms, limit: int, members=False) -> float:
             m.chunk_atoms = None
     assert chunked.shape == whole.shape == (len(atoms),)
     return float(np.abs(chunked - whole).max())
-
-
-@pytest.fixture(scope="module")
-def big_glass() -> Atoms:
-    """27,436 atoms (19^3 fcc cells, random Cu/Zr, jittered), periodic, 76 Å box."""
-    return make_glass(n_cells=19, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +65,7 @@ def test_receptive_radius_is_layers_times_cutoff_by_perturbation(tiny):
 @pytest.mark.filterwarnings("ignore:.*halos made it compute")  # tight budgets on purpose
 @pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
 def test_chunked_symgnn_equals_whole_on_27k_atoms_across_periodic_boundaries(tiny, big_glass, shape):
-    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    atoms = big_glass if shape == "orthogonal" else make_triclinic(big_glass)
     grid = plan_grid(len(atoms), receptive_radius(tiny) * np.linalg.norm(np.linalg.inv(atoms.cell.array).T, axis=1),
                      np.array([True] * 3), 9000)
     assert grid is not None and np.prod(grid) >= 4  # several domains, each halo wrapping a periodic boundary
@@ -92,7 +75,7 @@ def test_chunked_symgnn_equals_whole_on_27k_atoms_across_periodic_boundaries(tin
 def test_domains_cover_every_atom_once_and_a_halo_holds_every_neighbour(big_glass):
     from mgbarrier.graphs.neighbours import neighbour_pairs
 
-    atoms = _triclinic(big_glass)
+    atoms = make_triclinic(big_glass)
     counts = np.bincount(neighbour_pairs(atoms, 7.0)[0], minlength=len(atoms))
     seen = np.zeros(len(atoms), dtype=int)
     for k, (own, cluster) in enumerate(domains(atoms, 7.0, (3, 2, 2))):
@@ -110,7 +93,7 @@ def test_chunked_non_periodic_and_mixed(tiny):
     free = atoms.copy()
     free.pbc = False
     assert _compare(tiny, free, 3000) <= TOL
-    slab = _triclinic(atoms)
+    slab = make_triclinic(atoms)
     slab.pbc = (True, True, False)
     assert _compare(tiny, slab, 3000) <= TOL
 
@@ -456,7 +439,7 @@ def test_uncut_periodic_axes_stay_periodic_and_halos_are_sorted_by_depth(big_gla
     from mgbarrier.graphs.neighbours import neighbour_pairs
     from mgbarrier.models.chunked import HALO_DEPTH
 
-    atoms = _triclinic(big_glass)
+    atoms = make_triclinic(big_glass)
     counts = np.bincount(neighbour_pairs(atoms, 7.0)[0], minlength=len(atoms))
     seen = np.zeros(len(atoms), dtype=int)
     for k, (own, cluster) in enumerate(domains(atoms, 7.0, (1, 2, 2))):
@@ -513,7 +496,7 @@ def test_vesin_half_list_path_gives_matscipys_pairs_sorted_by_centre(big_glass, 
 
     from mgbarrier.graphs import neighbours
 
-    atoms = {"periodic": big_glass, "triclinic": _triclinic(big_glass), "small": make_glass(n_cells=2, seed=2),
+    atoms = {"periodic": big_glass, "triclinic": make_triclinic(big_glass), "small": make_glass(n_cells=2, seed=2),
              "slab": next(iter(domains(big_glass, 10.0, (1, 1, 3))))[1],
              "wire": next(iter(domains(big_glass, 10.0, (1, 3, 3))))[1],
              "open": next(iter(domains(big_glass, 10.0, (2, 2, 2))))[1]}[case]

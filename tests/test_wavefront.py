@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from conftest import make_glass
+from conftest import make_glass, make_triclinic
 
 from mgbarrier import load_model
 from mgbarrier.graphs.inputs import model_graph
@@ -18,23 +18,6 @@ from mgbarrier.models.chunked import chunk_atoms, whole_limit
 from mgbarrier.models.graph_network import GraphNetworkPredictor
 
 TOL = 1e-5  # eV
-
-
-def _triclinic(atoms: Atoms) -> Atoms:
-    t = atoms.copy()
-    cell = t.cell.array.copy()
-    cell[1, 0] += 0.3 * cell[0, 0]
-    cell[2, 0] += 0.15 * cell[0, 0]
-    cell[2, 1] -= 0.2 * cell[1, 1]
-    t.set_cell(cell, scale_atoms=True)
-    t.wrap()
-    return t
-
-
-@pytest.fixture(scope="module")
-def big_glass() -> Atoms:
-    """27,436 atoms (19^3 fcc cells, random Cu/Zr, jittered), periodic, 76 Å box."""
-    return make_glass(n_cells=19, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +50,7 @@ def _whole_and_wavefront(model, atoms: Atoms, monkeypatch) -> tuple:
 
 @pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
 def test_every_edge_joins_the_same_or_a_neighbouring_slab_across_the_periodic_seam(big_glass, shape):
-    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    atoms = big_glass if shape == "orthogonal" else make_triclinic(big_glass)
     cutoff = 5.0
     plan = slab_plan(atoms, cutoff, 3)
     m = len(plan.bounds) - 1
@@ -92,7 +75,7 @@ def test_no_slabs_without_a_periodic_axis_wide_enough():
 
 @pytest.mark.parametrize("shape", ["orthogonal", "triclinic"])
 def test_wavefront_equals_the_whole_structure_on_27k_atoms(tiny, big_glass, shape, monkeypatch):
-    atoms = big_glass if shape == "orthogonal" else _triclinic(big_glass)
+    atoms = big_glass if shape == "orthogonal" else make_triclinic(big_glass)
     whole, wave, used = _whole_and_wavefront(tiny, atoms, monkeypatch)
     assert used and all(m is not None and m >= 12 for m in used)  # it ran as a wavefront
     assert wave.shape == whole.shape == (len(atoms),) and np.isfinite(wave).all()
