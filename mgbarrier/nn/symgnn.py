@@ -383,7 +383,7 @@ class SymGNN(nn.Module):
         (the last slabs again) and computes the cone of slab-layers that slab 0 needs, (layers -
         1) x layers / 2 of them; at the end, slab M - 1 reads slab 0's node projections, kept
         from the start.  Same values as the whole-structure path to float rounding
-        (tests/test_inference_path.py)."""
+        (tests/test_wavefront.py)."""
         n_layers = len(self.layers)
         bounds = [int(x) for x in slabs]
         m_slabs = len(bounds) - 1
