@@ -49,9 +49,9 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from .errors import MgBarrierError, MgBarrierWarning
-from .graphs.checks import validate_atoms
+from .graphs.checks import require_atoms, validate_atoms
 from .io.artn import MAX_BARRIER
-from .md import Potential, thermal_warning
+from .md import Potential, quench_limits, thermal_warning
 from .md import quench as quench_atoms
 
 ModelSpec = Union[None, str, Path, object, Sequence[Union[str, Path, object]]]
@@ -82,15 +82,11 @@ class BarrierCalculator(Calculator):
         if quench is not None and not isinstance(quench, Potential):
             raise MgBarrierError("BarrierCalculator: quench must be a mgbarrier.md.Potential, "
                                  f"got {type(quench).__name__}")
+        fmax, steps = quench_limits(quench_fmax, quench_max_steps, "BarrierCalculator")
         try:
-            fmax, steps = float(quench_fmax), int(quench_max_steps)
             calibration = None if calibration is None else float(calibration)
         except (TypeError, ValueError):
-            raise MgBarrierError("BarrierCalculator: quench_fmax, quench_max_steps and calibration must be numbers, "
-                                 f"got {quench_fmax!r}, {quench_max_steps!r}, {calibration!r}") from None
-        if not (np.isfinite(fmax) and fmax > 0 and steps > 0):
-            raise MgBarrierError(f"BarrierCalculator: quench_fmax and quench_max_steps must be positive, "
-                                 f"got {quench_fmax!r}, {quench_max_steps!r}")
+            raise MgBarrierError(f"BarrierCalculator: calibration must be a number, got {calibration!r}") from None
         self.quench, self.quench_fmax, self.quench_max_steps = quench, fmax, steps
         self.last_quench = None
         self._thermal_warned = False
@@ -197,11 +193,20 @@ class BarrierCalculator(Calculator):
 
     def get_barriers(self, atoms: Optional[Atoms] = None) -> np.ndarray:
         """Per-atom barriers (eV, shape (N,)) of ``atoms`` (default: the attached atoms)."""
-        return self.get_property("barriers", atoms)
+        return self.get_property("barriers", self._asked(atoms))
 
     def get_barriers_std(self, atoms: Optional[Atoms] = None) -> np.ndarray:
         """Committee standard deviation (eV, shape (N,)); committees only."""
-        return self.get_property("barriers_std", atoms)
+        return self.get_property("barriers_std", self._asked(atoms))
+
+    def _asked(self, atoms) -> Optional[Atoms]:
+        """``atoms`` if it is a structure, None for the attached one; one error line otherwise."""
+        if atoms is not None:
+            require_atoms(atoms, "BarrierCalculator")
+        elif self.atoms is None:
+            raise MgBarrierError("BarrierCalculator: no structure: pass one (calc.get_barriers(atoms)) "
+                                 "or attach this calculator to one (atoms.calc = calc)")
+        return atoms
 
 
 def _load(spec, device, n_transforms):

@@ -51,7 +51,7 @@ from .io.files import check_output_path, check_readable
 from .io.formats import OUTPUT_FORMATS, guess_format, output_format_for  # noqa: F401  (re-exported)
 from .io.structures import iread_structures
 from .io.writers import check_array_name, open_writer
-from .md import Potential, thermal_warning
+from .md import Potential, quench_limits, thermal_warning
 from .md import quench as quench_atoms
 from .models.chunked import set_max_memory
 from .models.protocol import BARRIER
@@ -94,7 +94,7 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
     Returns ``{"frames", "atoms", "seconds", "output", "format", "name"}``.
     Raises :class:`MgBarrierError` on bad input; ``out`` is then neither created nor changed.
     """
-    _check_keywords(inp, out, frames, quench)
+    _check_keywords(inp, out, frames, quench, quench_fmax, quench_max_steps)
     inp = Path(inp)
     fmt = output_format_for(out, output_format)
     out = check_output_path(out, [inp])
@@ -229,8 +229,9 @@ def _has_array(atoms, name: str) -> bool:
     return name in atoms.arrays or column_name(name) in columns
 
 
-def _check_keywords(inp, out, frames, quench) -> None:
+def _check_keywords(inp, out, frames, quench, quench_fmax, quench_max_steps) -> None:
     """One error line for keyword values of the wrong kind (before anything is read or loaded)."""
+    quench_limits(quench_fmax, quench_max_steps, "predict_file")
     for what, value in (("input", inp), ("output", out)):
         if not isinstance(value, (str, Path)):
             raise MgBarrierError(f"predict_file: the {what} must be a file path, got a {type(value).__name__}")

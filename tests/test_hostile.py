@@ -560,7 +560,15 @@ def _api_cases(tiny: Path, tmp_path: Path):
         "species-map-not-element": (lambda: resolve_species(np.array([1, 2]), {1: "Qq", 2: "Zr"}), "not a chemical"),
         "n-transforms-0": (lambda: mgbarrier.load_model(tiny, n_transforms=0), "positive whole number"),
         "calculator-fmax-text": (lambda: BarrierCalculator(model=tiny, quench_fmax="abc"), "must be numbers"),
-        "calculator-calibration-text": (lambda: BarrierCalculator(model=tiny, calibration="abc"), "must be numbers"),
+        "calculator-calibration-text": (lambda: BarrierCalculator(model=tiny, calibration="abc"),
+                                        "calibration must be a number"),
+        "calculator-steps-fraction": (lambda: BarrierCalculator(model=tiny, quench_max_steps=2.5), "whole number"),
+        "predict-file-fmax-text": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz",
+                                                                model=tiny, quench_fmax="abc"), "must be numbers"),
+        "predict-file-fmax-zero": (lambda: mgbarrier.predict_file(tmp_path / "g.extxyz", tmp_path / "o.extxyz",
+                                                                model=tiny, quench_fmax=0), "positive number"),
+        "get-barriers-nothing-attached": (lambda: BarrierCalculator(model=tiny).get_barriers(), "no structure"),
+        "get-barriers-text": (lambda: BarrierCalculator(model=tiny).get_barriers("glass.xyz"), "expected an ase.Atoms"),
         "calculator-model-number": (lambda: BarrierCalculator(model=123), "file path or a shipped model name"),
         "n-transforms-float": (lambda: mgbarrier.load_model(tiny, n_transforms=2.5), "positive whole number"),
         "model-not-a-path": (lambda: mgbarrier.load_model(123), "file path or a shipped model name"),
@@ -583,7 +591,8 @@ API_CASES = ["potential-extra-run", "calibrate-huge-labels", "calibrate-not-atom
              "species-map-not-element", "n-transforms-0", "calculator-fmax-text", "calculator-calibration-text",
              "calculator-model-number", "n-transforms-float", "model-not-a-path", "max-memory-text",
              "predict-none", "object-coordinates", "pickle-fractional-types", "pickle-label-length",
-             "pickle-text-positions"]
+             "pickle-text-positions", "calculator-steps-fraction", "predict-file-fmax-text", "predict-file-fmax-zero",
+             "get-barriers-nothing-attached", "get-barriers-text"]
 
 
 @pytest.mark.parametrize("case", API_CASES)

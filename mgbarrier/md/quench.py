@@ -8,6 +8,7 @@ The cell is fixed.  LAMMPS' FIRE then CG run until the largest per-atom force is
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,21 @@ from ..graphs.checks import validate_atoms
 from .engine import LammpsEngine
 from .potential import Potential
 
-__all__ = ["QuenchResult", "quench"]
+__all__ = ["QuenchResult", "quench", "quench_limits"]
+
+
+def quench_limits(fmax, max_steps, where: str = "quench") -> "tuple[float, int]":
+    """``(fmax eV/Å, max_steps)`` as a positive finite number and a positive whole number, or
+    one :class:`MgBarrierError` line led by ``where``."""
+    try:
+        force, steps = float(fmax), int(max_steps)
+    except (TypeError, ValueError, OverflowError):
+        raise MgBarrierError(f"{where}: quench_fmax and quench_max_steps must be numbers, "
+                             f"got {fmax!r}, {max_steps!r}") from None
+    if not (math.isfinite(force) and force > 0 and steps > 0) or steps != max_steps:
+        raise MgBarrierError(f"{where}: quench_fmax must be a positive number of eV/Å and quench_max_steps a "
+                             f"positive whole number, got {fmax!r}, {max_steps!r}")
+    return force, steps
 
 
 @dataclass
@@ -50,6 +65,7 @@ def quench(atoms: Atoms, potential: Potential, *, fmax: float = 1e-3, max_steps:
     the potential lacks, LAMMPS refusing the potential) are :class:`MgBarrierError` too.
     """
     t0 = time.perf_counter()
+    fmax, max_steps = quench_limits(fmax, max_steps)
     validate_atoms(atoms, atoms.info.get("source", "") if isinstance(atoms, Atoms) else "quench")
     with LammpsEngine(atoms, potential) as engine:
         energy_initial, _ = engine.energy_forces(atoms.positions)
