@@ -11,9 +11,11 @@ from ase import Atoms
 from conftest import make_glass, make_triclinic
 
 from mgbarrier import load_model
+from mgbarrier.errors import MgBarrierError
 from mgbarrier.graphs.inputs import model_graph
 from mgbarrier.graphs.neighbours import neighbour_pairs
-from mgbarrier.graphs.slabs import slab_count, slab_plan
+from mgbarrier.graphs.slabs import slab_count, slab_occupancy, slab_plan
+from mgbarrier.models import graph_network
 from mgbarrier.models.chunked import chunk_atoms, whole_limit
 from mgbarrier.models.graph_network import GraphNetworkPredictor
 
@@ -159,3 +161,46 @@ def test_a_film_with_vacuum_has_empty_slabs_and_the_same_values(tiny, big_glass,
     whole, wave, used = _whole_and_wavefront(tiny, film, monkeypatch)
     assert used and used[0] == len(plan.bounds) - 1
     assert np.abs(wave - whole).max() <= TOL
+
+
+def test_a_gas_without_any_edge_takes_the_plain_path(tiny, monkeypatch):
+    """No two atoms within the cutoff: nothing to order by slabs; the values are the whole path's."""
+    n = 8
+    grid = np.stack(np.meshgrid(*[np.arange(n)] * 3, indexing="ij"), -1).reshape(-1, 3) * 5.5
+    gas = Atoms("Cu%d" % len(grid), positions=grid, cell=np.eye(3) * 5.5 * n, pbc=True)
+    tiny.wavefront = True
+    try:
+        assert tiny._wavefront_slabs(gas) > 0
+        wave = tiny.predict_raw(gas)
+    finally:
+        tiny.wavefront = None
+    assert np.allclose(wave, tiny.predict_raw(gas), atol=TOL) and np.isfinite(wave).all()
+
+
+def test_wavefront_setting_other_than_true_false_none_is_one_error(tiny, big_glass):
+    tiny.wavefront = "no"
+    try:
+        with pytest.raises(MgBarrierError, match="must be True, False or None"):
+            tiny.predict(big_glass)
+    finally:
+        tiny.wavefront = None
+
+
+def test_memory_estimate_grows_with_fewer_slabs_and_with_vacuum(monkeypatch):
+    """Few slabs hold a larger share of the edges at once; a film in vacuum has its own density."""
+    model = load_model("cu64zr36-symgnn")
+    model.wavefront = True
+    rod_short = make_glass(n_cells=4)
+    rod_short.set_cell(np.diag([64.0, 16.0, 16.0]), scale_atoms=True)  # 12 slabs across x
+    rod_long = make_glass(n_cells=4)
+    rod_long.set_cell(np.diag([240.0, 16.0, 16.0]), scale_atoms=True)  # 47 slabs
+    density = 0.06
+    assert model.whole_bytes_per_atom(rod_short, density) > 1.3 * model.whole_bytes_per_atom(rod_long, density)
+    film = make_glass(n_cells=19, seed=5)
+    film.set_cell(np.diag([76.0 * 3, 76.0, 76.0]), scale_atoms=False)  # two thirds of the slabs empty
+    assert slab_occupancy(film, 5.0) == pytest.approx(1.0 / 3.0, abs=0.05)
+    # the film's cell density is a third of its own: estimated as at its own density
+    with_vacuum = model.whole_bytes_per_atom(film, density / 3)
+    monkeypatch.setattr(graph_network, "slab_occupancy", lambda atoms, cutoff: 1.0)  # as if the cell were full
+    assert with_vacuum == pytest.approx(model.whole_bytes_per_atom(film, density), rel=0.05)
+    assert with_vacuum > 1.5 * model.whole_bytes_per_atom(film, density / 3)

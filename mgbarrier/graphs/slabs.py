@@ -45,16 +45,30 @@ def slab_count(atoms: Atoms, cutoff: float) -> Tuple[int, int]:
     return axis, int(min(counts[axis], 1 << 20))
 
 
+def slab_occupancy(atoms: Atoms, cutoff: float) -> float:
+    """The share of the slabs of :func:`slab_count` that hold at least one atom (1.0 for bulk, less
+    for a film in vacuum across the slab axis; 0.0 without slabs)."""
+    axis, m = slab_count(atoms, cutoff)
+    if m == 0:
+        return 0.0
+    return float(np.count_nonzero(np.bincount(_slab_indices(atoms, axis, m), minlength=m))) / m
+
+
+def _slab_indices(atoms: Atoms, axis: int, m: int) -> np.ndarray:
+    """(N,) int64: each atom's slab of ``m`` across cell axis ``axis`` (wrapped fractional coordinate)."""
+    inverse = np.linalg.inv(np.asarray(atoms.cell.array, dtype=np.float64))
+    frac = atoms.positions @ inverse[:, axis]
+    frac = frac - np.floor(frac)
+    return np.minimum((frac * m).astype(np.int64), m - 1)
+
+
 def slab_plan(atoms: Atoms, cutoff: float, min_slabs: int) -> Optional[SlabPlan]:
     """Slabs at least ``cutoff`` Å thick across the periodic axis that allows the most of them
     (:func:`slab_count`), or None when it allows fewer than ``min_slabs`` (at least 3)."""
     axis, m = slab_count(atoms, cutoff)
     if m < max(3, int(min_slabs)):
         return None
-    inverse = np.linalg.inv(np.asarray(atoms.cell.array, dtype=np.float64))
-    frac = atoms.positions @ inverse[:, axis]
-    frac = frac - np.floor(frac)
-    slab = np.minimum((frac * m).astype(np.int64), m - 1)
+    slab = _slab_indices(atoms, axis, m)
     order = np.argsort(slab, kind="stable")
     bounds = np.searchsorted(slab[order], np.arange(m + 1), side="left").astype(np.int64)
     return SlabPlan(order.astype(np.int64), bounds, axis)

@@ -13,7 +13,7 @@ from ase import Atoms
 
 from ..errors import MgBarrierError
 from ..graphs.inputs import model_graph
-from ..graphs.slabs import slab_count, slab_plan
+from ..graphs.slabs import slab_count, slab_occupancy, slab_plan
 from ..graphs.soap import SoapProjection
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
@@ -95,11 +95,16 @@ class GraphNetworkPredictor(StructurePredictor):
     wavefront_min_atoms = 50_000
     #: ... when at least this many slabs per layer fit (the periodic seam costs (layers - 1) / 2 slabs)
     WAVEFRONT_SLABS_PER_LAYER = 3
-    #: peak bytes of a wavefront prediction per edge (the neighbour list's peak while it is built;
-    #: the graph's indices and displacements then hold 28 bytes) and per atom (the reordered copy,
-    #: first node states, output); measured: 2.58 GB peak at 1,029,000 atoms (33.5 M edges)
+    #: peak bytes of a wavefront prediction per edge while the neighbour list is built (the graph's
+    #: indices and displacements then hold 28 bytes) and per atom (the reordered copy, first node
+    #: states, output); measured: 2.58 GB peak at 1,029,000 atoms (33.5 M edges, 51 slabs)
     WAVEFRONT_EDGE_BYTES = 60.0
     WAVEFRONT_ATOM_BYTES = 500.0
+    #: ... and while the layers run, per edge of a slab in flight (edge states 4 x edge_hidden, the
+    #: window's indices and weights) and per atom of a slab whose node arrays are held (states,
+    #: projections, their window copies: 4 x (hidden + 96) bytes each, ~3 x (layers + 1) slabs):
+    #: with few slabs these outweigh the above (a rod of 12 slabs measured 4.1 kB per atom)
+    WAVEFRONT_FLIGHT_EDGE_BYTES = 60.0
 
     #: True: predict as a wavefront wherever the slabs fit; False: never; None (default): for
     #: structures of at least ``wavefront_min_atoms`` and networks whose edge states outweigh what
@@ -109,7 +114,12 @@ class GraphNetworkPredictor(StructurePredictor):
     def _wavefront_slabs(self, atoms: Atoms) -> int:
         """Slabs a wavefront prediction of ``atoms`` would use, or 0 where it does not apply
         (see :attr:`wavefront`)."""
-        if self.wavefront is False or not isinstance(self.config, SymGNNConfig) or HALO_DEPTH in atoms.arrays:
+        if self.wavefront not in (None, True, False):
+            raise MgBarrierError(f"{self.path}: model.wavefront must be True, False or None (automatic), "
+                                 f"got {self.wavefront!r}")
+        if not self.wavefront and self.wavefront is not None:
+            return 0
+        if not isinstance(self.config, SymGNNConfig) or HALO_DEPTH in atoms.arrays:
             return 0
         if self.wavefront is None and (len(atoms) < self.wavefront_min_atoms
                                        or self.WAVEFRONT_EDGE_BYTES >= 20.0 + 4.0 * self.config.edge_hidden):
@@ -119,12 +129,20 @@ class GraphNetworkPredictor(StructurePredictor):
 
     def whole_bytes_per_atom(self, atoms: Atoms, density: float) -> Optional[float]:
         """Peak bytes per atom of predicting ``atoms`` whole as a wavefront over slabs, or None
-        where that does not apply (:mod:`mgbarrier.models.chunked` then plans domains)."""
-        if not self._wavefront_slabs(atoms):
+        where that does not apply (:mod:`mgbarrier.models.chunked` then plans domains).
+        ``density`` (atoms/Å^3) is raised by the share of slabs that hold atoms: a film in vacuum
+        has the edges of its own density, not of its cell's."""
+        m = self._wavefront_slabs(atoms)
+        if not m:
             return None
+        density /= max(slab_occupancy(atoms, self.cutoff), 1e-3)
         edges = density * 4.0 / 3.0 * math.pi * self.cutoff ** 3
-        inputs = 0.0 if self._soap_projection is None else 4.0 * self.config.hidden  # its reordered copy
-        return self.WAVEFRONT_ATOM_BYTES + inputs + edges * self.WAVEFRONT_EDGE_BYTES
+        layers, cfg = len(self.config.heads), self.config
+        building = edges * self.WAVEFRONT_EDGE_BYTES  # the neighbour list's peak, before the layers
+        running = edges * (28.0 + (layers + 2) * (4.0 * cfg.edge_hidden + self.WAVEFRONT_FLIGHT_EDGE_BYTES) / m) \
+            + 3.0 * (layers + 1) * 4.0 * (cfg.hidden + 96) / m  # the slabs in flight
+        inputs = 0.0 if self._soap_projection is None else 4.0 * cfg.hidden  # its reordered copy
+        return self.WAVEFRONT_ATOM_BYTES + inputs + max(building, running)
 
     @chunked
     def _predict_inputs(self, atoms: Atoms) -> np.ndarray:

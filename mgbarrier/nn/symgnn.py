@@ -239,11 +239,14 @@ class SymGNN(nn.Module):
         slabs of a periodic structure (:func:`mgbarrier.graphs.slabs.slab_plan`), each at least
         one cutoff thick, slab M - 1 next to slab 0.  The layers then run as a wavefront over
         the slabs (:meth:`_forward_wavefront`): the same values in a fraction of the memory."""
-        inference = not torch.is_grad_enabled() and not self.training and g.num_edges > 0
+        no_grad = not torch.is_grad_enabled() and not self.training
+        inference = no_grad and g.num_edges > 0
         if slabs is not None:
-            if not inference or edge_mask is not None or layer_atoms is not None:
+            if not no_grad or edge_mask is not None or layer_atoms is not None:
                 raise ValueError("slabs need inference mode (eval, no gradients), no edge mask and no layer_atoms")
-            return self._forward_wavefront(g, slabs, consume)
+            if inference:
+                return self._forward_wavefront(g, slabs, consume)
+            # no edges at all (a gas): nothing to order, the plain path below
         if inference:
             return self._forward_inference(g, edge_mask, layer_atoms, consume)
         if layer_atoms is not None:
