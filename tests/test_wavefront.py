@@ -122,6 +122,7 @@ def test_planner_predicts_whole_what_slabs_fit_and_cuts_domains_otherwise(big_gl
     calls.clear()
     model.max_memory = 0.7 + 0.9 * need_gb  # too small for the slabs too: domains
     assert whole_limit(model, big_glass, density) < len(big_glass)
+    assert whole_limit(load_model("cu64zr36-symgnn"), make_glass(n_cells=4), density) is None  # no slabs there
     model.predict_raw(big_glass)
     assert len(calls) >= 2 and set(calls) == {"domain"}
 

@@ -202,16 +202,16 @@ def chunk_atoms(model, density: float = 0.0615, given: bool = False, reserved_by
     return max(0, int(((gb - FIXED_GB) * 1e9 - reserved_bytes) / bytes_per_atom(model, density, given)))
 
 
-def whole_limit(model, atoms: Atoms, density: float, reserved_bytes: float = 0.0) -> int:
-    """Most atoms ``model`` predicts whole, in its own lower-memory way (a SymGNN's wavefront over
-    slabs: ``model.whole_bytes_per_atom``), within its budget; 0 where it has none or
-    ``model.chunk_atoms`` fixes the chunk size."""
+def whole_limit(model, atoms: Atoms, density: float, reserved_bytes: float = 0.0) -> Optional[int]:
+    """Most atoms ``model`` predicts whole within its budget the way it predicts ``atoms`` whole
+    when it has a way of its own (a SymGNN's wavefront over slabs: ``model.whole_bytes_per_atom``);
+    None where it has none or ``model.chunk_atoms`` fixes the chunk size."""
     per_atom_of = getattr(model, "whole_bytes_per_atom", None)
     if per_atom_of is None or getattr(model, "chunk_atoms", None) is not None:
-        return 0
+        return None
     per_atom = per_atom_of(atoms, density)
     if not per_atom:
-        return 0
+        return None
     return max(0, int(((max_memory_gb(model) - FIXED_GB) * 1e9 - reserved_bytes) / per_atom))
 
 
@@ -393,8 +393,9 @@ def chunked(method: Callable) -> Callable:
         reserved = float(sum(a.nbytes for a in input_arrays(atoms).values()))
         density = _density(atoms)
         limit = chunk_atoms(self, density, given, reserved)
-        if limit < len(atoms) <= whole_limit(self, atoms, density, reserved):
-            limit = len(atoms)  # predicted whole, the model's lower-memory way
+        whole = whole_limit(self, atoms, density, reserved)
+        if whole is not None:  # whole, the model predicts it its own way: plan with that estimate
+            limit = len(atoms) if len(atoms) <= whole else min(limit, whole)
         # a prediction whose blocks outgrow the heap's retain threshold keeps all it frees until it
         # ends, so that its later blocks reuse those pages instead of faulting in fresh ones
         large = min(len(atoms), limit) * bytes_per_atom(self, density, given) > RETAIN_BYTES
