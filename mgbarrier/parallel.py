@@ -9,9 +9,12 @@ The client (:func:`mgbarrier.cluster.dask_client`) reads frames and keeps at mos
 model file's path, size and mtime, device, transforms and memory budget) and predicts whole
 frames.  A frame larger than the model's chunk size (its memory budget) is cut by the client
 into spatial domains with halos (:func:`mgbarrier.models.chunked.spread_plan`), spread over the
-workers (each domain one task, :func:`mgbarrier.models.chunked.predict_domain_parts`) and
-stitched; the read-out (floors, warnings, an ensemble's combination) runs once on the client
-(``arrays_from_parts``), so the result equals the one-process prediction.  A model that reads
+workers, unless the trajectory has frames for every worker (``frames_total``; unknown counts
+as many) and a worker can predict the frame whole its own way (a SymGNN's wavefront over slabs):
+then frames go whole, one per worker.  Spread domains are one task each
+(:func:`mgbarrier.models.chunked.predict_domain_parts`), stitched on the client; the read-out
+(floors, warnings, an ensemble's combination) runs once on the client (``arrays_from_parts``),
+so the result equals the one-process prediction.  A model that reads
 SOAP (:func:`mgbarrier.models.chunked.soap_inputs_of`) has its SOAP inputs computed first, in
 SOAP blocks on the workers (:func:`mgbarrier.graphs.soap.soap_input_blocks`), and its domains
 carry them (halos without the SOAP reach), as one process does.  The client loads
@@ -152,7 +155,7 @@ class RemotePredictor:
 
     def __init__(self, model_path: Path, *, workers: Optional[int] = None, scheduler: Optional[str] = None,
                  device: str = "cpu", n_transforms: Optional[int] = None, max_memory: Optional[float] = None,
-                 window: Optional[int] = None):
+                 window: Optional[int] = None, frames_total: Optional[int] = None):
         from .cluster import dask_client
 
         self.path = Path(model_path)
@@ -173,6 +176,9 @@ class RemotePredictor:
             raise
         self.n_workers = max(1, len(self.client.scheduler_info().get("workers", {})) or int(workers or 1))
         self.window = int(window) if window else 2 * self.n_workers
+        # frames for every worker (or a count unknown: a gzipped trajectory): a large frame that a
+        # worker can predict whole its own way goes whole; a lone frame is spread over the workers
+        self.whole_frames = frames_total is None or int(frames_total) >= self.n_workers
 
     def _probe(self, where: str) -> None:
         """Every worker imports this mgbarrier and reads the model file (one error line otherwise)."""
@@ -202,7 +208,8 @@ class RemotePredictor:
         """A frame's future, or for a frame above the chunk size a list of (own atoms, future)
         per spatial domain."""
         source = str(atoms.info.get("source", ""))
-        plan = spread_plan(self.model, atoms, self.n_workers, given=bool(self.soap_inputs))
+        plan = spread_plan(self.model, atoms, self.n_workers, given=bool(self.soap_inputs),
+                           whole_frames=self.whole_frames)
         if plan is None:
             return self._task(predict_frame_task, self.key, atoms.numbers, atoms.get_positions(),
                               atoms.cell.array, np.asarray(atoms.pbc), source)

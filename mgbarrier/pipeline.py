@@ -109,7 +109,8 @@ def predict_file(inp: Union[str, Path], out: Union[str, Path], model=None,
         if path is None:
             raise MgBarrierError("Dask workers need the model as a file or shipped name")
         remote = RemotePredictor(Path(path), workers=workers, scheduler=scheduler, device=device,
-                                 n_transforms=n_transforms, max_memory=max_memory)
+                                 n_transforms=n_transforms, max_memory=max_memory,
+                                 frames_total=_frame_total(inp, frames))
         model = remote
     else:
         model = as_predictor(model, device=device, n_transforms=n_transforms)

@@ -18,6 +18,7 @@ from mgbarrier.graphs.slabs import slab_count, slab_occupancy, slab_plan
 from mgbarrier.models import graph_network
 from mgbarrier.models.chunked import chunk_atoms, whole_limit
 from mgbarrier.models.graph_network import GraphNetworkPredictor
+from mgbarrier.models.protocol import MIN_BARRIER
 
 TOL = 1e-5  # eV
 
@@ -205,3 +206,34 @@ def test_memory_estimate_grows_with_fewer_slabs_and_with_vacuum(monkeypatch):
     monkeypatch.setattr(graph_network, "slab_occupancy", lambda atoms, cutoff: 1.0)  # as if the cell were full
     assert with_vacuum == pytest.approx(model.whole_bytes_per_atom(film, density), rel=0.05)
     assert with_vacuum > 1.5 * model.whole_bytes_per_atom(film, density / 3)
+
+
+@pytest.mark.slow
+def test_dask_trajectory_frames_a_worker_fits_whole_go_whole_and_a_lone_frame_is_spread():
+    """Above the old chunk size but within what the slabs fit: with a frame for every worker the
+    frames go whole to the workers (no halos); a lone frame is spread over them as domains.
+    Same values as one process either way."""
+    pytest.importorskip("distributed")
+    from distributed import get_task_stream
+
+    from mgbarrier.cluster import dask_client
+    from mgbarrier.models.registry import resolve_model_path
+    from mgbarrier.parallel import RemotePredictor
+
+    path = resolve_model_path("cu64zr36-symgnn")
+    atoms = make_glass(n_cells=24, seed=3)  # 55,296 atoms, 96 Å: 19 slabs
+    local = load_model(path)
+    density = len(atoms) / atoms.get_volume()
+    gb = 0.7 + 1.2 * local.whole_bytes_per_atom(atoms, density) * len(atoms) / 1e9
+    local.max_memory = gb
+    assert chunk_atoms(local, density) < len(atoms) <= whole_limit(local, atoms, density)
+    expected = local.predict_raw(atoms)
+    with dask_client(2) as client:
+        for total, task in ((2, "predict_frame_task"), (1, "predict_domain_task")):
+            with RemotePredictor(path, scheduler=client.scheduler.address, max_memory=gb,
+                                 frames_total=total) as remote, get_task_stream(client) as stream:
+                got = [remote.predict_arrays(a) for a in remote.ahead([atoms] * total)]
+            names = {str(t["key"]).rsplit("-", 1)[0] for t in stream.data}
+            assert task in names and ({"predict_frame_task", "predict_domain_task"} - {task}).isdisjoint(names)
+            for arrays in got:
+                assert np.abs(arrays["barrier"] - np.maximum(expected, MIN_BARRIER)).max() <= TOL

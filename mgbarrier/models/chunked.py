@@ -328,19 +328,25 @@ def _grid(atoms: Atoms, radius: float, limit: int, what: str, workers: int = 1) 
                              f"needs about {need:,.0f}; raise --max-memory") from None
 
 
-def spread_plan(model, atoms: Atoms, workers: int = 1,
-                given: bool = False) -> Optional[Tuple[float, Tuple[int, int, int]]]:
+def spread_plan(model, atoms: Atoms, workers: int = 1, given: bool = False,
+                whole_frames: bool = False) -> Optional[Tuple[float, Tuple[int, int, int]]]:
     """How to predict ``atoms`` as spatial domains computed independently on ``workers`` Dask
     workers (:mod:`mgbarrier.parallel`), each whole by :func:`predict_domain_parts`:
     ``(radius Å, grid)``, or None when the structure fits the model's chunk size.  The grid
     minimises the busiest worker's atoms (:func:`plan_grid`).  A structure to cut is validated
     here (the domains are not).  ``given``: the model's SOAP inputs will come with the atoms
     (:func:`soap_inputs_of`), so the radius and the memory estimate leave out SOAP; else each
-    domain computes its own SOAP inputs and the radius includes their reach."""
+    domain computes its own SOAP inputs and the radius includes their reach.  ``whole_frames``
+    (a trajectory with frames for every worker): None also when the model predicts the frame
+    whole its own way within its budget (:func:`whole_limit`: a SymGNN's wavefront), so that
+    each worker takes whole frames, without halos."""
     reserved = float(len(atoms) * sum(p.matrix.shape[1] * np.dtype(p.dtype).itemsize
                                       for p in soap_inputs_of(model))) if given else 0.0
-    limit = chunk_atoms(model, _density(atoms), given, reserved)
+    density = _density(atoms)
+    limit = chunk_atoms(model, density, given, reserved)
     if len(atoms) <= limit:
+        return None
+    if whole_frames and len(atoms) <= (whole_limit(model, atoms, density, reserved) or 0):
         return None
     validate_atoms(atoms, atoms.info.get("source", ""))
     radius = receptive_radius(model, given)
