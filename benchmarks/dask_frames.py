@@ -28,6 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 TEST0 = REPO.parent / "shared" / "data" / "symgnn-cu64zr36" / "test0.pickle"
 RUNS = REPO / "runs" / "dask_frames"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "dask_frames.md"
 
 
 def base_structure(tile: int):
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", type=int, default=2, help="test0 tiled this many times per axis (2: 24,000 atoms)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default="cu64zr36-symgnn")
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "dask_frames.md")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
 
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -150,7 +151,9 @@ def main(argv=None) -> int:
             lines.append(f"| {label} | {p['name']} | {p['peak']:.2f} | {p['first']:.2f} | {p['last']:.2f} |")
     lines += ["", f"Reproduce: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} python "
               f"benchmarks/dask_frames.py --frames {args.frames} --tile {args.tile} --workers {args.workers} "
-              f"--model {args.model}`"]
+              f"--model {args.model}"
+              + ("" if args.out == DEFAULT_OUT else f" --out {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+              + "`"]
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if same else 1
