@@ -67,7 +67,8 @@ def main(argv=None) -> int:
         print(f"one process ({threads} threads): {t_one:.1f} s", flush=True)
         del model
         with dask_client(args.workers) as client:
-            with RemotePredictor(path, scheduler=client.scheduler.address, max_memory=args.max_memory) as remote, \
+            with RemotePredictor(path, scheduler=client.scheduler.address, max_memory=args.max_memory,
+                                 frames_total=1) as remote, \
                     get_task_stream(client) as stream:
                 t = time.perf_counter()
                 spread = [remote.predict_arrays(a) for a in remote.ahead([atoms])][0]

@@ -151,7 +151,9 @@ def soap_block_task(group: tuple, numbers: np.ndarray, positions: np.ndarray, n_
 
 
 class RemotePredictor:
-    """A predictor whose frames run on Dask workers (module doc); a context manager."""
+    """A predictor whose frames run on Dask workers (module doc); a context manager.
+    ``frames_total``: how many frames will come (None: unknown, taken as many); with fewer than
+    the workers, a large frame is spread over them as domains rather than sent whole."""
 
     def __init__(self, model_path: Path, *, workers: Optional[int] = None, scheduler: Optional[str] = None,
                  device: str = "cpu", n_transforms: Optional[int] = None, max_memory: Optional[float] = None,
