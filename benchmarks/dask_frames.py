@@ -144,7 +144,7 @@ def main(argv=None) -> int:
                      f"{args.frames * n_atoms / r['wall']:,.0f} | {'yes' if same else 'NO'} |")
     lines += ["", f"Speed-up: {one['wall'] / par['wall']:.2f}x.", "",
               "Resident memory per process (GB): peak, and median over the first and the last fifth of the run",
-              "(equal first and last: memory does not grow with the number of frames).", "",
+              "(a last fifth above the first: memory grew with the number of frames).", "",
               "| run | process | peak | first fifth | last fifth |", "|---|---|---:|---:|---:|"]
     for label, r in (("one process", one), ("Dask", par)):
         for p in r["procs"]:

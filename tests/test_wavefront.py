@@ -179,13 +179,19 @@ def test_a_gas_without_any_edge_takes_the_plain_path(tiny, monkeypatch):
     assert np.allclose(wave, tiny.predict_raw(gas), atol=TOL) and np.isfinite(wave).all()
 
 
-def test_wavefront_setting_other_than_true_false_none_is_one_error(tiny, big_glass):
-    tiny.wavefront = "no"
-    try:
-        with pytest.raises(MgBarrierError, match="must be True, False or None"):
-            tiny.predict(big_glass)
-    finally:
-        tiny.wavefront = None
+@pytest.mark.parametrize("value", ["no", 0, 1, 2.0])
+def test_wavefront_setting_other_than_true_false_none_is_one_error(tiny, value):
+    with pytest.raises(MgBarrierError, match="must be True, False or None"):
+        tiny.wavefront = value
+    assert tiny.wavefront is None
+
+
+def test_wavefront_set_on_the_default_ensemble_reaches_its_members():
+    ens = load_model(None)
+    ens.wavefront = False
+    assert [m.wavefront for m in ens.members] == [False] * len(ens.members)
+    ens.wavefront = None
+    assert [m.wavefront for m in ens.members] == [None] * len(ens.members)
 
 
 def test_memory_estimate_grows_with_fewer_slabs_and_with_vacuum(monkeypatch):

@@ -97,7 +97,7 @@ class GraphNetworkPredictor(StructurePredictor):
     WAVEFRONT_SLABS_PER_LAYER = 3
     #: peak bytes of a wavefront prediction per edge while the neighbour list is built (the graph's
     #: indices and displacements then hold 28 bytes) and per atom (the reordered copy, first node
-    #: states, output); measured: 2.58 GB peak at 1,029,000 atoms (33.5 M edges, 51 slabs)
+    #: states, output); measured: 2.58 GB peak at 1,029,000 atoms (33.5 M edges, 50 slabs)
     WAVEFRONT_EDGE_BYTES = 60.0
     WAVEFRONT_ATOM_BYTES = 500.0
     #: ... and while the layers run, per edge of a slab in flight (edge states 4 x edge_hidden, the
@@ -106,18 +106,13 @@ class GraphNetworkPredictor(StructurePredictor):
     #: with few slabs these outweigh the above (a rod of 12 slabs measured 4.1 kB per atom)
     WAVEFRONT_FLIGHT_EDGE_BYTES = 60.0
 
-    #: True: predict as a wavefront wherever the slabs fit; False: never; None (default): for
-    #: structures of at least ``wavefront_min_atoms`` and networks whose edge states outweigh what
-    #: the wavefront holds per edge (edge_hidden > 10; the tests' tiny networks are not)
-    wavefront: Optional[bool] = None
-
     def _wavefront_slabs(self, atoms: Atoms) -> int:
-        """Slabs a wavefront prediction of ``atoms`` would use, or 0 where it does not apply
-        (see :attr:`wavefront`)."""
-        if self.wavefront not in (None, True, False):
-            raise MgBarrierError(f"{self.path}: model.wavefront must be True, False or None (automatic), "
-                                 f"got {self.wavefront!r}")
-        if not self.wavefront and self.wavefront is not None:
+        """Slabs a wavefront prediction of ``atoms`` would use, or 0 where it does not apply.
+        ``self.wavefront`` (:class:`~mgbarrier.models.protocol.PredictorBase`): True, wherever the
+        slabs fit; False, never; None (default), for structures of at least ``wavefront_min_atoms``
+        and networks whose edge states outweigh what the wavefront holds per edge (edge_hidden >
+        10; the tests' tiny networks are not)."""
+        if self.wavefront is False:
             return 0
         if not isinstance(self.config, SymGNNConfig) or HALO_DEPTH in atoms.arrays:
             return 0

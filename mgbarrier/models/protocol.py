@@ -89,6 +89,22 @@ class PredictorBase:
         for member in getattr(self, "members", ()):
             member.max_memory = gb
 
+    @property
+    def wavefront(self) -> Optional[bool]:
+        """Whether a SymGNN predicts a large periodic structure as a wavefront over slabs
+        (:mod:`mgbarrier.graphs.slabs`): True wherever the slabs fit, False never, None (default)
+        automatically (:class:`~mgbarrier.models.graph_network.GraphNetworkPredictor`).  Setting it
+        on a model with members (an ensemble) sets theirs; other models ignore it."""
+        return self.__dict__.get("_wavefront")
+
+    @wavefront.setter
+    def wavefront(self, value: Optional[bool]) -> None:
+        if not (value is None or isinstance(value, (bool, np.bool_))):
+            raise MgBarrierError(f"model.wavefront must be True, False or None (automatic), got {value!r}")
+        self.__dict__["_wavefront"] = None if value is None else bool(value)
+        for member in getattr(self, "members", ()):
+            member.wavefront = value
+
     def predict_parts(self, atoms: Atoms) -> np.ndarray:
         """Per-atom quantities before the read-out, float64 (..., N): column i depends only on
         the atoms within the model's receptive radius of atom i, so columns computed on spatial
