@@ -331,12 +331,7 @@ class SymGNN(nn.Module):
         sorted_edges = [SortedEdges(center[s] - lo, neighbor[s], hi - lo, edge_index, ones)
                         for (lo, hi), s in zip(blocks, slices)]
         del center, neighbor  # the slices keep views of the neighbours
-        read = self.decoder[0]  # Linear(hidden * (layers + 1) -> hidden): one column block per state
-        width = self.cfg.hidden
-        rows_all = self._row_blocks(n)
-        z = torch.empty(n, read.out_features, dtype=h.dtype, device=h.device)
-        for r in rows_all:
-            z[r] = torch.addmm(read.bias, h[r], read.weight[:, :width].t())
+        z = self._read_in(h)
         # node arrays of the layers, allocated once and reused: new (N, ·) arrays per layer grew
         # the heap by one of them per layer (fragmented by the edge slices' temporaries)
         buffers: Dict[Tuple[int, int], torch.Tensor] = {}  # (slot, width) -> (N, width)
@@ -350,10 +345,7 @@ class SymGNN(nn.Module):
                 if (slot, width) not in buffers:
                     buffers[(slot, width)] = torch.empty(n, width, dtype=h.dtype, device=h.device)
             proj = tuple(buffers[(slot, lin.out_features)] for slot, lin in enumerate(lins))
-            for r in rows_all:
-                hn = norm(h[r])
-                for out, lin in zip(proj, lins):
-                    torch.mm(hn, lin.weight.t(), out=out[r])
+            self._project_rows(k, h, proj)
             m = buffers[(len(lins), self.cfg.hidden)].zero_()
             covered = 0
             for (lo, hi), sl, edges in zip(blocks, slices, sorted_edges):
@@ -366,14 +358,48 @@ class SymGNN(nn.Module):
                     e[sl].addmm_(f, update.weight.t()).add_(update.bias)
                 covered = hi
             covered = max(covered, limits[k])  # atoms without edges up to the limit: m = 0
-            w = read.weight[:, (k + 1) * width:(k + 2) * width].t()
-            for r in self._row_blocks(covered):
-                h[r] += self.node_updates[k](torch.cat([norm(h[r]), self.message_scales[k](m[r])], dim=1))
-                z[r].addmm_(h[r], w)
+            self._update_rows(k, h, m, covered, h, z)  # in place
         del buffers, proj, m
         out = torch.full((n,), float("nan"), dtype=h.dtype, device=h.device)
+        out[:limits[-1]] = self._read_out(z, limits[-1])
+        return out
+
+    # -- node-level steps in row blocks, shared by the inference and wavefront paths ----------
+    def _read_in(self, h: torch.Tensor) -> torch.Tensor:
+        """(n, out) the read-out's first linear layer on the first node states ``h`` (n, hidden),
+        bias included; later layers add theirs (:meth:`_update_rows`)."""
+        read, width = self.decoder[0], self.cfg.hidden
+        z = torch.empty(h.shape[0], read.out_features, dtype=h.dtype, device=h.device)
+        for r in self._row_blocks(h.shape[0]):
+            z[r] = torch.addmm(read.bias, h[r], read.weight[:, :width].t())
+        return z
+
+    def _project_rows(self, k: int, h: torch.Tensor, out: Tuple[torch.Tensor, torch.Tensor]) -> None:
+        """Layer k's neighbour and message projections of the normalised states ``h`` (n, hidden)
+        into ``out`` ((n, edge_hidden), (n, hidden)), row block by row block."""
+        layer, norm = self.layers[k], self.node_norms[k]
+        for r in self._row_blocks(h.shape[0]):
+            hn = norm(h[r])
+            torch.mm(hn, layer.proj_neighbor.weight.t(), out=out[0][r])
+            torch.mm(hn, layer.proj_message.weight.t(), out=out[1][r])
+
+    def _update_rows(self, k: int, h: torch.Tensor, m: torch.Tensor, rows: int, new: torch.Tensor,
+                     z: Optional[torch.Tensor]) -> None:
+        """Layer k's node update of the first ``rows`` atoms: ``new = h + U([LN(h), S(m)])`` (``new``
+        may be ``h``: in place) and, unless ``z`` is None, the read-out's column block k + 1 added
+        to ``z``."""
+        norm, width = self.node_norms[k], self.cfg.hidden
+        w = self.decoder[0].weight[:, (k + 1) * width:(k + 2) * width].t()
+        for r in self._row_blocks(rows):
+            new[r] = h[r] + self.node_updates[k](torch.cat([norm(h[r]), self.message_scales[k](m[r])], dim=1))
+            if z is not None:
+                z[r].addmm_(new[r], w)
+
+    def _read_out(self, z: torch.Tensor, rows: int) -> torch.Tensor:
+        """(rows,) standardised outputs: the read-out's last layers on the first ``rows`` of ``z``."""
         tail = self.decoder[1:]
-        for r in self._row_blocks(limits[-1]):
+        out = torch.empty(rows, dtype=z.dtype, device=z.device)
+        for r in self._row_blocks(rows):
             out[r] = tail(z[r]).squeeze(1)
         return out
 
@@ -411,8 +437,6 @@ class SymGNN(nn.Module):
         h0 = self._initial_states(Graph(species, center[:0], neighbor[:0], vec[:0], node_attr, projected))
         del node_attr
         cfg, width = self.cfg, self.cfg.hidden
-        read = self.decoder[0]
-        tail = self.decoder[1:]
         out = torch.full((n,), float("nan"), dtype=h0.dtype, device=device)
         # 0..E-1 and ones, shared by every slice (SortedEdges takes prefixes; a slice may exceed
         # the chunk by one atom's edges: grown when needed)
@@ -436,12 +460,9 @@ class SymGNN(nn.Module):
             slot = torch.where(step_ == 0, 0, torch.where(step_ == 1, 1, 2))
             local = nb - bounds_t.index_select(0, ns)
             window = base.index_select(0, slot) + local
-            del ns, step_, slot, local, nb
-            r = vec[a:b].norm(dim=1)
-            env = cosine_envelope(r, cfg.cutoff)
-            cn = torch.zeros(sizes[s], dtype=env.dtype, device=device).index_add_(0, c, env)
-            weight = env * (cn / cfg.mean_neighbors).index_select(0, c)
-            del r, env, cn
+            del ns, step_, slot, local
+            weight = self.edge_weights(Graph(species[bounds[s]:bounds[s + 1]], c, nb, vec[a:b]))
+            del nb
             slices = _atom_aligned_slices(c, self.inference_edge_chunk) if b > a else []
             blocks = [(int(c[sl.start]), int(c[sl.stop - 1]) + 1) for sl in slices]
             e = torch.empty(b - a, cfg.edge_hidden, dtype=vec.dtype, device=device)
@@ -471,15 +492,11 @@ class SymGNN(nn.Module):
             if u == m_slabs:
                 u = 0  # the wavefront's end reads slab 0 across the periodic boundary
             if (k, u) not in projections:
-                h = state(k, u)
-                layer, norm = self.layers[k], self.node_norms[k]
-                pn = torch.empty(h.shape[0], layer.proj_neighbor.out_features, dtype=h.dtype, device=device)
-                pm = torch.empty(h.shape[0], layer.proj_message.out_features, dtype=h.dtype, device=device)
-                for r in self._row_blocks(h.shape[0]):
-                    hn = norm(h[r])
-                    torch.mm(hn, layer.proj_neighbor.weight.t(), out=pn[r])
-                    torch.mm(hn, layer.proj_message.weight.t(), out=pm[r])
-                projections[(k, u)] = (pn, pm)
+                h, layer = state(k, u), self.layers[k]
+                pair = (torch.empty(h.shape[0], layer.proj_neighbor.out_features, dtype=h.dtype, device=device),
+                        torch.empty(h.shape[0], layer.proj_message.out_features, dtype=h.dtype, device=device))
+                self._project_rows(k, h, pair)
+                projections[(k, u)] = pair
             return projections[(k, u)]
 
         def run_layer(k: int, u: int) -> None:
@@ -488,10 +505,7 @@ class SymGNN(nn.Module):
             if k == 0:
                 in_flight[u] = edges_of(s)
                 if u >= 0:
-                    z = torch.empty(sizes[s], read.out_features, dtype=h0.dtype, device=device)
-                    for r in self._row_blocks(sizes[s]):
-                        z[r] = torch.addmm(read.bias, state(0, u)[r], read.weight[:, :width].t())
-                    readout[u] = z
+                    readout[u] = self._read_in(state(0, u))
             part = in_flight[u]
             window = [projection(k, v) for v in (u - 1, u, u + 1)]
             pn = torch.cat([p[0] for p in window])
@@ -513,17 +527,11 @@ class SymGNN(nn.Module):
             if final:
                 del in_flight[u]
             new = torch.empty_like(h)
-            w = read.weight[:, (k + 1) * width:(k + 2) * width].t()
-            for r in self._row_blocks(sizes[s]):
-                new[r] = h[r] + self.node_updates[k](torch.cat([norm(h[r]), self.message_scales[k](msg[r])], dim=1))
-                if u >= 0:
-                    readout[u][r].addmm_(new[r], w)
+            self._update_rows(k, h, msg, sizes[s], new, readout.get(u))
             if not last:
                 states[(k + 1, u)] = new
             else:
-                z = readout.pop(u)
-                for r in self._row_blocks(sizes[s]):
-                    out[bounds[s] + r.start:bounds[s] + r.stop] = tail(z[r]).squeeze(1)
+                out[bounds[s]:bounds[s + 1]] = self._read_out(readout.pop(u), sizes[s])
             states.pop((k, u), None)  # its projections are what the neighbours still read
             # slab u - 1's layer-k projections are read by no one else now (slab 0's: at the end)
             if u - 1 != 0:
