@@ -150,6 +150,12 @@ def _density(atoms: Atoms) -> float:
     return DENSITY_FALLBACK
 
 
+def symgnn_edge_bytes(edge_hidden: int) -> float:
+    """Peak bytes per directed edge of a SymGNN's whole-structure inference: its edge states
+    (4 x edge_hidden) and 20 bytes of neighbour and column indices and weights (measured)."""
+    return 20.0 + 4.0 * int(edge_hidden)
+
+
 def bytes_per_atom(model, density: float = 0.0615, given: bool = False) -> float:
     """Estimated peak bytes per atom of one prediction of ``model`` (CPU, float32 network).
 
@@ -184,7 +190,7 @@ def bytes_per_atom(model, density: float = 0.0615, given: bool = False) -> float
         per_atom = 4.0 * int(getattr(cfg, "hidden", 64)) * 8
         soap = getattr(cfg, "node_features", "species") == "soap" and not given
         if hasattr(cfg, "heads") and hasattr(cfg, "edge_hidden") and not soap:  # SymGNN (measured)
-            return per_atom + edges * (20.0 + 4.0 * width)
+            return per_atom + edges * symgnn_edge_bytes(width)
         per_atom += 1300.0 + (6000.0 if soap else 0.0)
         return per_atom + edges * (80.0 + 4.0 * width)
     if kind == "descriptor":

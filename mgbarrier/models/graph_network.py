@@ -18,7 +18,7 @@ from ..graphs.soap import SoapProjection
 from ..nn.networks import build_network, config_from_dict
 from ..nn.symgnn import SymGNNConfig
 from .card import format_card
-from .chunked import HALO_DEPTH, chunked
+from .chunked import HALO_DEPTH, chunked, symgnn_edge_bytes
 from .protocol import StructurePredictor, check_device
 
 
@@ -117,7 +117,7 @@ class GraphNetworkPredictor(StructurePredictor):
         if not isinstance(self.config, SymGNNConfig) or HALO_DEPTH in atoms.arrays:
             return 0
         if self.wavefront is None and (len(atoms) < self.wavefront_min_atoms
-                                       or self.WAVEFRONT_EDGE_BYTES >= 20.0 + 4.0 * self.config.edge_hidden):
+                                       or self.WAVEFRONT_EDGE_BYTES >= symgnn_edge_bytes(self.config.edge_hidden)):
             return 0
         m = slab_count(atoms, self.cutoff)[1]
         return m if m >= self.WAVEFRONT_SLABS_PER_LAYER * len(self.config.heads) else 0
